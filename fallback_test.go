@@ -1,0 +1,192 @@
+package tta
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFallback(t *testing.T) {
+	errBang := errors.New("bang")
+	errBust := errors.New("bust")
+	tests := []struct {
+		name      string
+		fails     []error // nil: that primitive succeeds
+		want      int
+		wantCalls []int
+		wantErrs  []error
+		wantMsg   string
+	}{
+		{name: "primary succeeds", fails: []error{nil, nil}, want: 11, wantCalls: []int{1, 0}},
+		{name: "first alternative succeeds", fails: []error{errBoom, nil, nil}, want: 11, wantCalls: []int{1, 1, 0}},
+		{name: "last alternative succeeds", fails: []error{errBoom, errBang, nil}, want: 11, wantCalls: []int{1, 1, 1}},
+		{
+			name:      "all fail",
+			fails:     []error{errBoom, errBang, errBust},
+			wantCalls: []int{1, 1, 1},
+			wantErrs:  []error{errBoom, errBang, errBust},
+			wantMsg:   "tta: all 3 alternatives failed: primary: boom; alternative 1: bang; alternative 2: bust",
+		},
+		{
+			name:      "both of two fail with the same error",
+			fails:     []error{errBoom, errBoom},
+			wantCalls: []int{1, 1},
+			wantErrs:  []error{errBoom, errBoom},
+			wantMsg:   "tta: all 2 alternatives failed: primary: boom; alternative 1: boom",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := make([]*counter, len(tt.fails))
+			ps := make([]Primitive[int, int], len(tt.fails))
+			for i, err := range tt.fails {
+				cs[i] = &counter{fail: func(int) error { return err }}
+				ps[i] = cs[i]
+			}
+			got, err := Fallback(ps[0], ps[1:]...).Execute(t.Context(), 10)
+			calls := make([]int, len(cs))
+			for i, c := range cs {
+				calls[i] = c.Calls()
+			}
+			assert.Equal(t, tt.wantCalls, calls)
+			if tt.wantErrs == nil {
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, got)
+				return
+			}
+			assert.Zero(t, got)
+			var fe *FallbackError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tt.wantErrs, fe.Errs)
+			assert.Equal(t, len(tt.fails), fe.Total)
+			assert.NoError(t, fe.Stopped)
+			assert.EqualError(t, err, tt.wantMsg)
+			for _, cause := range tt.wantErrs {
+				assert.ErrorIs(t, err, cause)
+			}
+			assert.NotErrorIs(t, err, context.Canceled)
+		})
+	}
+}
+
+func TestFallbackErrorMatchesTypedCauses(t *testing.T) {
+	pe := &PanicError{Value: "x"}
+	_, err := Fallback(failWith(errBoom), failWith(pe)).Execute(t.Context(), 0)
+	var got *PanicError
+	require.ErrorAs(t, err, &got)
+	assert.Same(t, pe, got)
+}
+
+func TestFallbackWithoutAlternativesReturnsThePrimary(t *testing.T) {
+	p := succeeding()
+	assert.Equal(t, Primitive[int, int](p), Fallback[int, int](p))
+}
+
+func TestFallbackDoesNotFallBackOnceTheContextIsDone(t *testing.T) {
+	t.Run("cancelled by the primary's caller while it ran", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		primary := Func[int, int](func(ctx context.Context, in int) (int, error) {
+			cancel()
+			return 0, errBoom
+		})
+		alt1, alt2 := succeeding(), succeeding()
+		got, err := Fallback[int, int](primary, alt1, alt2).Execute(ctx, 1)
+		assert.Zero(t, got)
+		assert.Zero(t, alt1.Calls()+alt2.Calls(), "no alternative may run")
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.ErrorIs(t, err, errBoom)
+		assert.EqualError(t, err, "tta: fallback stopped after 1 of 3 alternatives: context canceled; primary: boom")
+		var fe *FallbackError
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, []error{errBoom}, fe.Errs)
+		assert.Equal(t, 3, fe.Total)
+	})
+	t.Run("stopped after an alternative, with a cause", func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(t.Context())
+		cause := errors.New("user left")
+		alt1 := Func[int, int](func(ctx context.Context, in int) (int, error) {
+			cancel(cause)
+			return 0, context.Cause(ctx)
+		})
+		alt2 := succeeding()
+		_, err := Fallback[int, int](failWith(errBoom), alt1, alt2).Execute(ctx, 1)
+		assert.Zero(t, alt2.Calls())
+		assert.ErrorIs(t, err, cause)
+		assert.ErrorIs(t, err, errBoom)
+		assert.EqualError(t, err, "tta: fallback stopped after 2 of 3 alternatives: user left; primary: boom; alternative 1: user left")
+	})
+	t.Run("done before the call: the primary still runs", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		primary, alt := &counter{fail: func(int) error { return context.Canceled }}, succeeding()
+		_, err := Fallback[int, int](primary, alt).Execute(ctx, 1)
+		assert.Equal(t, 1, primary.Calls())
+		assert.Zero(t, alt.Calls())
+		assert.ErrorIs(t, err, context.Canceled)
+	})
+	t.Run("the last failure needs no stop", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		alt := Func[int, int](func(ctx context.Context, in int) (int, error) {
+			cancel()
+			return 0, ctx.Err()
+		})
+		_, err := Fallback(failWith(errBoom), alt).Execute(ctx, 1)
+		assert.EqualError(t, err, "tta: all 2 alternatives failed: primary: boom; alternative 1: context canceled")
+	})
+}
+
+// namedFail is a failing primitive with a name for messages.
+type namedFail string
+
+func (n namedFail) Execute(ctx context.Context, in int) (int, error) { return 0, errBoom }
+func (n namedFail) String() string                                   { return string(n) }
+
+func TestFallbackNamesStringers(t *testing.T) {
+	_, err := Fallback[int, int](namedFail("custom template"), failWith(errBoom), namedFail("pip install")).Execute(t.Context(), 0)
+	assert.EqualError(t, err,
+		"tta: all 3 alternatives failed: primary (custom template): boom; alternative 1: boom; alternative 2 (pip install): boom")
+}
+
+func TestFallbackErrorBuiltByHand(t *testing.T) {
+	err := &FallbackError{Errs: []error{errBoom, errBoom}, Total: 2}
+	assert.EqualError(t, err, "tta: all 2 alternatives failed: primary: boom; alternative 1: boom")
+}
+
+func TestFallbackIsSafeForConcurrentUse(t *testing.T) {
+	primary := failNTimes(5, errBoom)
+	f := Fallback[int, int](primary, plus(100))
+	var wg sync.WaitGroup
+	results := make([]int, 10)
+	for i := range results {
+		wg.Go(func() {
+			got, err := f.Execute(t.Context(), 0)
+			assert.NoError(t, err)
+			results[i] = got
+		})
+	}
+	wg.Wait()
+	fromPrimary, fromAlt := 0, 0
+	for _, r := range results {
+		switch r {
+		case 1:
+			fromPrimary++
+		case 100:
+			fromAlt++
+		}
+	}
+	assert.Equal(t, 5, fromPrimary)
+	assert.Equal(t, 5, fromAlt)
+}
+
+func TestFallbackMisuse(t *testing.T) {
+	assert.PanicsWithValue(t,
+		"tta: Fallback: primary primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
+		func() { Fallback(nil, plus(1)) })
+	assert.PanicsWithValue(t,
+		"tta: Fallback: alternative 2 is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
+		func() { Fallback(plus(1), plus(2), Func[int, int](nil)) })
+}
