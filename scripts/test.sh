@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every check: go vet, gofmt, generated code up to date, the race-enabled
+# tests of every module, and one iteration of every benchmark so that they keep
+# compiling and running. Works from a fresh clone with only Go installed; the
+# generated-code check also needs protoc and is skipped with a note without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+modules=(.)
+[ -f bench/go.mod ] && modules+=(bench)
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "go vet"
+for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
+
+step "gofmt"
+unformatted=$(gofmt -l $(find . -name '*.go' -not -path './node_modules/*' -not -path '*/node_modules/*'))
+if [ -n "$unformatted" ]; then
+  echo "these files need gofmt -w:"; echo "$unformatted"; exit 1
+fi
+
+step "generated code is up to date"
+if command -v protoc >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1; then
+  e2b/internal/envd/generate.sh
+  git diff --exit-code -- e2b/internal/envd || { echo "regenerating changed e2b/internal/envd: run go generate ./e2b/internal/envd and commit"; exit 1; }
+  echo ok
+else
+  echo "skipped: protoc is not installed (Debian: apt-get install protobuf-compiler)"
+fi
+
+step "go test -race"
+for m in "${modules[@]}"; do (cd "$m" && go test -race -count=1 ./...); done
+
+if [ -f bench/go.mod ]; then
+  step "benchmarks compile and run (1 iteration each)"
+  (cd bench && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null && echo ok)
+fi
