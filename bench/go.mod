@@ -1,0 +1,18 @@
+module github.com/tta-dev/tta/bench
+
+go 1.26.0
+
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0
+	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/stretchr/testify v1.12.1
+	github.com/tta-dev/tta v0.0.0
+	golang.org/x/sync v0.25.0
+)
+
+require (
+	github.com/bits-and-blooms/bitset v1.24.4 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+)
+
+replace github.com/tta-dev/tta => ..
