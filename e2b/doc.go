@@ -4,10 +4,44 @@
 // NDJSON executions).
 //
 // It stands on its own: nothing in it depends on the rest of module
-// github.com/tta-dev/tta. It does not retry requests (other than establishing a
-// connection); errors carry their identity (see APIError and the Err variables)
-// and say through a Transient method whether trying again can help, so a retry
-// policy such as tta.Retry can decide without matching strings.
+// github.com/tta-dev/tta.
+//
+// # Configuration
+//
+// NewClient reads options and, for what they leave unset, the environment as
+// the official SDKs do: E2B_API_KEY (required, "e2b_" followed by hexadecimal
+// digits, checked before any request), E2B_ACCESS_TOKEN, E2B_DOMAIN (default
+// e2b.app), E2B_API_URL (the whole control-plane base URL; default
+// https://api.<domain>) and E2B_SANDBOX_URL. E2B_DEBUG is not supported.
+//
+// # Reaching a sandbox
+//
+// Each sandbox port has its own origin, https://<port>-<sandboxID>.<domain>
+// (envd on EnvdPort, the code interpreter on InterpreterPort), unless a single
+// sandbox URL is configured: then every request goes there and names its target
+// in the E2b-Sandbox-Id and E2b-Sandbox-Port headers, which is how a local
+// plain-http server is reached. Secure sandboxes get X-Access-Token, and
+// E2B-Traffic-Access-Token is sent when E2B issued one. Sandbox traffic uses
+// HTTP/1.1, so cancelling an execution closes its connection and interrupts the
+// running code.
+//
+// # Errors and retries
+//
+// The package retries nothing, not even establishing a connection. Errors carry
+// their identity: *APIError for error answers (matching ErrPortNotOpen,
+// ErrSandboxNotFound, ErrUnauthorized or ErrNotFound through errors.Is, with
+// RetryAfter from Retry-After), *TransportError when no answer came, and
+// ErrExecutionInterrupted and ErrExecutionTimeout for executions. Each says
+// through a Transient method whether trying again can help, so a retry policy
+// such as tta.Retry can decide without matching strings. The caller's context
+// errors are returned as they are and are never transient. The user's code
+// raising an exception is a result (Execution.Error), not an error; so is a
+// command's non-zero exit code.
+//
+// # Secrets
+//
+// API keys and access tokens never appear in errors or in the printed forms
+// (String, %v, %+v, %#v) of Client and Sandbox.
 //
 // Package e2b/e2bserver serves the same protocol for tests and local use.
 package e2b

@@ -62,7 +62,7 @@ type SandboxCreated struct {
 	EnvdVersion        string  `json:"envdVersion"`
 	EnvdAccessToken    string  `json:"envdAccessToken,omitempty"`
 	TrafficAccessToken *string `json:"trafficAccessToken,omitempty"`
-	Domain             *string `json:"domain,omitempty"`
+	Domain             *string `json:"domain"` // null for E2B's own domain
 }
 
 // SandboxState is "running" or "paused".

@@ -1,0 +1,169 @@
+package e2b
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// This file addresses a sandbox's ports. In the host form each port is its own
+// origin, https://<port>-<sandboxID>.<domain>; in the single-URL form
+// (WithSandboxURL, E2B_SANDBOX_URL) every request goes to one base URL. Every
+// request names its target in the E2b-Sandbox-Id and E2b-Sandbox-Port headers,
+// as the official SDKs do, so both forms carry them; the single-URL form
+// depends on them.
+
+// Host returns the host a sandbox port is served at in the host form,
+// "<port>-<sandboxID>.<domain>", as the SDKs' getHost does.
+func (s *Sandbox) Host(port int) string {
+	return strconv.Itoa(port) + "-" + s.id + "." + s.domain
+}
+
+// legacyEnvdUser is the user the SDKs name to envd older than 0.4.0, which
+// has no default user of its own.
+const legacyEnvdUser = "user"
+
+// envdUser returns the user to name to envd for an operation: user if given;
+// otherwise legacyEnvdUser for envd older than 0.4.0, as the SDKs do, and ""
+// (envd's default user) for newer or unknown versions.
+func (s *Sandbox) envdUser(user string) string {
+	if user == "" && versionBefore(s.envdVersion, 0, 4) {
+		return legacyEnvdUser
+	}
+	return user
+}
+
+// versionBefore reports whether version ("0.3.1", "v0.4.0") is older than
+// major.minor; an unparsable version is not.
+func versionBefore(version string, major, minor int) bool {
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, errMa := strconv.Atoi(parts[0])
+	mi, errMi := strconv.Atoi(parts[1])
+	if errMa != nil || errMi != nil {
+		return false
+	}
+	return ma < major || (ma == major && mi < minor)
+}
+
+// baseURL returns the base URL of a sandbox port, without a trailing slash.
+func (s *Sandbox) baseURL(port int) string {
+	if s.c.cfg.sandboxURL != "" {
+		return s.c.cfg.sandboxURL
+	}
+	return "https://" + s.Host(port)
+}
+
+// setHeaders adds the routing and authentication headers of a request to a
+// sandbox port.
+func (s *Sandbox) setHeaders(h http.Header, port int) {
+	h.Set(HeaderSandboxID, s.id)
+	h.Set(HeaderSandboxPort, strconv.Itoa(port))
+	if s.envdToken != "" {
+		h.Set(HeaderAccessToken, s.envdToken)
+	}
+	if s.trafficToken != "" {
+		h.Set(HeaderTrafficToken, s.trafficToken)
+	}
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", userAgent)
+	}
+}
+
+// newRequest builds a request to a sandbox port with its headers set.
+func (s *Sandbox) newRequest(ctx context.Context, port int, method, path string, query url.Values, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.baseURL(port)+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if len(query) > 0 {
+		req.URL.RawQuery = query.Encode()
+	}
+	s.setHeaders(req.Header, port)
+	return req, nil
+}
+
+// call makes one non-streaming JSON request to a sandbox port, bounded by the
+// request timeout: in is sent as JSON if not nil, a 2xx answer is decoded into
+// out if not nil, and other answers become *APIError.
+func (s *Sandbox) call(ctx context.Context, op string, port int, method, path string, in, out any) error {
+	reqCtx, cancel := withRequestTimeout(ctx, s.c.cfg.requestTimeout)
+	defer cancel()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("e2b: %s: encoding the request: %w", op, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := s.newRequest(reqCtx, port, method, path, nil, body)
+	if err != nil {
+		return fmt.Errorf("e2b: %s: %w", op, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.c.sandboxHTTP.Do(req)
+	if err != nil {
+		return requestFailure(ctx, reqCtx, op, err, s.red)
+	}
+	defer drainClose(resp.Body)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return readAPIError(op, resp, s.target(port), s.red)
+	}
+	if out != nil {
+		if err := decodeJSON(resp.Body, out); err != nil {
+			return s.c.decodeFailure(ctx, reqCtx, op, err)
+		}
+	}
+	return nil
+}
+
+func (s *Sandbox) target(port int) target {
+	return target{sandboxID: s.id, port: port}
+}
+
+// envdDoer is the HTTP client behind the sandbox's Connect clients. It adds
+// the sandbox's headers and turns an error answer that is not a Connect error
+// (the proxy's JSON with a numeric code, or any 429, 502, 503 or 504) into an
+// *APIError before Connect sees it, so the proxy's message and port survive.
+type envdDoer struct {
+	s *Sandbox
+}
+
+// Do implements connect.HTTPClient.
+func (d envdDoer) Do(req *http.Request) (*http.Response, error) {
+	d.s.setHeaders(req.Header, EnvdPort)
+	resp, err := d.s.c.sandboxHTTP.Do(req)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var p errorPayload
+	isJSON := readErr == nil && json.Unmarshal(body, &p) == nil
+	_, numeric := p.numericCode()
+	connectError := isJSON && bytes.HasPrefix(bytes.TrimSpace(p.Code), []byte(`"`))
+	switch {
+	case connectError:
+		// envd's own Connect error ({"code":"not_found",...}): Connect decodes it.
+	case numeric, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusBadGateway,
+		resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusGatewayTimeout:
+		_ = resp.Body.Close()
+		return nil, apiErrorFromBody("envd "+req.URL.Path, resp.StatusCode, resp.Header, body, d.s.target(EnvdPort), d.s.red)
+	}
+	// A Connect error answer: hand Connect the body as it came.
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	return resp, nil
+}

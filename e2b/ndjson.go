@@ -1,0 +1,157 @@
+package e2b
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// This file decodes the code interpreter's /execute answer: NDJSON, one
+// ExecutionEvent a line, streamed as the code runs. Result lines carry images
+// in base64 and can be many megabytes long, so lines are read with a growing
+// buffer rather than a fixed-size scanner.
+
+// maxEventLine bounds one NDJSON line (256 MiB), so a broken server cannot make
+// the client buffer without end.
+const maxEventLine = 256 << 20
+
+// errLineTooLong is the cause of an interruption by an over-long line.
+var errLineTooLong = fmt.Errorf("an NDJSON line exceeds %d bytes", maxEventLine)
+
+// lineReader reads newline-terminated lines of any length up to maxEventLine.
+type lineReader struct {
+	r   *bufio.Reader
+	buf []byte // reused across lines
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// next returns the next line without its line ending, valid until the next
+// call. A last line without a newline is returned with a nil error; the call
+// after it returns io.EOF.
+func (lr *lineReader) next() ([]byte, error) {
+	lr.buf = lr.buf[:0]
+	for {
+		chunk, err := lr.r.ReadSlice('\n')
+		if len(lr.buf)+len(chunk) > maxEventLine {
+			return nil, errLineTooLong
+		}
+		lr.buf = append(lr.buf, chunk...)
+		switch {
+		case err == nil:
+			return trimEOL(lr.buf), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(lr.buf) > 0:
+			return trimEOL(lr.buf), nil
+		default:
+			return nil, err
+		}
+	}
+}
+
+func trimEOL(b []byte) []byte {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
+}
+
+// executionHandlers are RunCode's callbacks; nil ones are skipped.
+type executionHandlers struct {
+	onStdout func(OutputMessage)
+	onStderr func(OutputMessage)
+	onResult func(Result)
+	onError  func(ExecutionError)
+}
+
+// decodeExecution reads an /execute answer to its end_of_execution line,
+// calling the handlers as lines arrive, in order. It returns the execution and
+// nil, or what arrived so far and an error matching ErrExecutionInterrupted
+// when the stream ends early, breaks, or has a line that is not an event.
+// Blank lines, keepalives and unknown event types are skipped.
+func decodeExecution(r io.Reader, h executionHandlers, red redactor) (*Execution, error) {
+	const op = "run code"
+	exec := &Execution{Results: []Result{}}
+	lr := newLineReader(r)
+	for n := 1; ; n++ {
+		line, err := lr.next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return exec, newInterruptedError(op, "the answer ended before end_of_execution", io.ErrUnexpectedEOF, red)
+			}
+			return exec, newInterruptedError(op, "reading the answer failed", err, red)
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var ev ExecutionEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return exec, newInterruptedError(op, fmt.Sprintf("line %d is not an execution event", n), err, red)
+		}
+		if ev.Type == EventEndOfExecution {
+			return exec, nil
+		}
+		applyEvent(exec, &ev, h)
+	}
+}
+
+// applyEvent records one event in exec and calls its handler.
+func applyEvent(exec *Execution, ev *ExecutionEvent, h executionHandlers) {
+	switch ev.Type {
+	case EventNumberOfExecutions:
+		exec.ExecutionCount = ev.ExecutionCount
+	case EventStdout:
+		exec.Logs.Stdout = append(exec.Logs.Stdout, ev.Text)
+		if h.onStdout != nil {
+			h.onStdout(OutputMessage{Line: ev.Text, Timestamp: eventTime(ev.Timestamp)})
+		}
+	case EventStderr:
+		exec.Logs.Stderr = append(exec.Logs.Stderr, ev.Text)
+		if h.onStderr != nil {
+			h.onStderr(OutputMessage{Line: ev.Text, Timestamp: eventTime(ev.Timestamp), Error: true})
+		}
+	case EventResult:
+		res := resultFromEvent(ev)
+		exec.Results = append(exec.Results, res)
+		if h.onResult != nil {
+			h.onResult(res)
+		}
+	case EventError:
+		e := ExecutionError{Name: ev.Name, Value: ev.Value, Traceback: ev.Traceback}
+		exec.Error = &e
+		if h.onError != nil {
+			h.onError(e)
+		}
+	}
+}
+
+func eventTime(unixNano int64) time.Time {
+	if unixNano == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, unixNano)
+}
+
+func resultFromEvent(ev *ExecutionEvent) Result {
+	return Result{
+		IsMainResult: ev.IsMainResult,
+		Text:         ev.Text,
+		HTML:         ev.HTML,
+		Markdown:     ev.Markdown,
+		SVG:          ev.SVG,
+		PNG:          ev.PNG,
+		JPEG:         ev.JPEG,
+		PDF:          ev.PDF,
+		LaTeX:        ev.LaTeX,
+		JSON:         ev.JSON,
+		JavaScript:   ev.JavaScript,
+		Data:         ev.Data,
+		Chart:        ev.Chart,
+		Extra:        ev.Extra,
+	}
+}
