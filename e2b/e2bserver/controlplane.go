@@ -1,0 +1,573 @@
+package e2bserver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tta-dev/tta/e2b"
+)
+
+// Control-plane limits and defaults, as E2B applies them.
+const (
+	defaultSandboxTimeout = 15 * time.Second // NewSandbox.timeout default in E2B's OpenAPI spec
+	maxSandboxTimeout     = 24 * time.Hour
+	defaultListLimit      = 100
+	maxListLimit          = 100
+	maxRequestBody        = 1 << 20
+)
+
+// Messages of the control plane's 401 answers.
+const (
+	msgMissingAPIKey = "authorization header is missing"
+	msgInvalidAPIKey = "Invalid API key, please visit https://e2b.dev/docs/api-key for more information."
+)
+
+// controlPlaneHandler routes the REST API of api.<domain>.
+func (s *Server) controlPlaneHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		if s.applyFaults(w, r, callInfo{op: OpAPIHealth}) {
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.Handle("POST /sandboxes", s.authed(s.handleCreate))
+	mux.Handle("POST /v2/sandboxes", s.authed(s.handleCreate))
+	mux.Handle("GET /sandboxes", s.authed(s.handleListV1))
+	mux.Handle("GET /v2/sandboxes", s.authed(s.handleListV2))
+	mux.Handle("GET /sandboxes/{id}", s.authed(s.handleGet))
+	mux.Handle("DELETE /sandboxes/{id}", s.authed(s.handleKill))
+	mux.Handle("POST /sandboxes/{id}/timeout", s.authed(s.handleSetTimeout))
+	mux.Handle("POST /sandboxes/{id}/connect", s.authed(s.handleConnect))
+	mux.Handle("POST /v2/sandboxes/{id}/connect", s.authed(s.handleConnect))
+	mux.Handle("POST /sandboxes/{id}/pause", s.authed(s.handlePause))
+	mux.Handle("POST /sandboxes/{id}/resume", s.authed(s.handleResume))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			writeError(w, http.StatusNotFound, "Not found")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// authed checks X-API-Key before h, answering 401 like E2B.
+func (s *Server) authed(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get(e2b.HeaderAPIKey)
+		switch {
+		case key == "":
+			writeError(w, http.StatusUnauthorized, msgMissingAPIKey)
+		case !s.checkAPIKey(key):
+			writeError(w, http.StatusUnauthorized, msgInvalidAPIKey)
+		default:
+			h(w, r)
+		}
+	})
+}
+
+// createBody is NewSandbox with optional fields kept optional, so an absent
+// timeout takes E2B's default rather than zero.
+type createBody struct {
+	TemplateID          string            `json:"templateID"`
+	Timeout             *int32            `json:"timeout"`
+	AutoPause           *bool             `json:"autoPause"`
+	Secure              *bool             `json:"secure"`
+	AllowInternetAccess *bool             `json:"allow_internet_access"`
+	Metadata            map[string]string `json:"metadata"`
+	EnvVars             map[string]string `json:"envVars"`
+}
+
+// timeoutBody is the body of timeout, connect and resume.
+type timeoutBody struct {
+	Timeout   *int32 `json:"timeout"`
+	AutoPause *bool  `json:"autoPause"`
+}
+
+// errEmptyBody is decodeBody's error for a missing body.
+var errEmptyBody = errors.New("request body is empty")
+
+// decodeBody reads a JSON body, ignoring unknown fields.
+func decodeBody(r *http.Request, v any) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return errEmptyBody
+	}
+	return json.Unmarshal(data, v)
+}
+
+// seconds converts a timeout in seconds (negative: 0) to a duration.
+func seconds(t int32) time.Duration {
+	if t < 0 {
+		return 0
+	}
+	return time.Duration(t) * time.Second
+}
+
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var body createBody
+	if err := decodeBody(r, &body); err != nil {
+		if s.applyFaults(w, r, callInfo{op: OpCreate}) {
+			return
+		}
+		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
+		return
+	}
+	tmpl, known := s.resolveTemplate(body.TemplateID)
+	if s.applyFaults(w, r, callInfo{op: OpCreate, template: tmpl}) {
+		return
+	}
+	if body.TemplateID == "" {
+		writeError(w, http.StatusBadRequest, `Invalid template reference: property "templateID" is missing`)
+		return
+	}
+	if !known {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("template '%s' not found", body.TemplateID))
+		return
+	}
+	timeout := defaultSandboxTimeout
+	if body.Timeout != nil {
+		timeout = seconds(*body.Timeout)
+	}
+	if timeout > maxSandboxTimeout {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Timeout cannot be greater than %d hours", int(maxSandboxTimeout/time.Hour)))
+		return
+	}
+
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		writeError(w, http.StatusServiceUnavailable, "Server is shutting down")
+		return
+	}
+
+	id := "i" + randomID(20)
+	token := ""
+	if body.Secure != nil && *body.Secure {
+		token = randomToken(16)
+	}
+	inst, err := s.runtime.Start(r.Context(), SandboxSpec{
+		SandboxID:           id,
+		Template:            tmpl,
+		EnvVars:             maps.Clone(body.EnvVars),
+		Metadata:            maps.Clone(body.Metadata),
+		AllowInternetAccess: body.AllowInternetAccess,
+	})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "Failed to create sandbox: "+err.Error())
+		return
+	}
+
+	sb := &sandbox{
+		id:            id,
+		template:      tmpl,
+		inst:          inst,
+		accessToken:   token,
+		metadata:      maps.Clone(body.Metadata),
+		allowInternet: body.AllowInternetAccess,
+		autoPause:     body.AutoPause != nil && *body.AutoPause,
+		state:         e2b.StateRunning,
+	}
+	sb.ctx, sb.cancel = context.WithCancel(context.Background())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		sb.cancel()
+		_ = inst.Close()
+		writeError(w, http.StatusServiceUnavailable, "Server is shutting down")
+		return
+	}
+	now := time.Now()
+	s.seq++
+	sb.seq = s.seq
+	sb.startedAt = now
+	sb.setFaults(tmpl.Faults, now)
+	s.sandboxes[id] = sb
+	s.armTimerLocked(sb, timeout, now)
+	resp := s.created(sb)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+// lookup finds sandbox id for a control-plane call and applies the faults of
+// op. It reports false when the call was answered by a fault.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, op Op) (string, *sandbox, bool) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	sb := s.sandboxes[id]
+	var tmpl Template
+	if sb != nil {
+		tmpl = sb.template
+	}
+	s.mu.Unlock()
+	if s.applyFaults(w, r, callInfo{op: op, template: tmpl, sandboxID: id}) {
+		return id, nil, false
+	}
+	return id, sb, true
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	id, _, ok := s.lookup(w, r, OpGet)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	sb, found := s.sandboxes[id]
+	var d e2b.SandboxDetail
+	if found {
+		d = s.detailLocked(sb)
+	}
+	s.mu.Unlock()
+	if !found {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("sandbox %q doesn't exist", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
+	id, _, ok := s.lookup(w, r, OpKill)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	sb, found := s.sandboxes[id]
+	if !found {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, "Sandbox not found")
+		return
+	}
+	s.removeLocked(sb)
+	s.mu.Unlock()
+	_ = sb.inst.Close()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleSetTimeout(w http.ResponseWriter, r *http.Request) {
+	id, _, ok := s.lookup(w, r, OpSetTimeout)
+	if !ok {
+		return
+	}
+	var body timeoutBody
+	if err := decodeBody(r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
+		return
+	}
+	if body.Timeout == nil {
+		writeError(w, http.StatusBadRequest, `Error when parsing request: property "timeout" is missing`)
+		return
+	}
+	s.mu.Lock()
+	sb, found := s.sandboxes[id]
+	found = found && sb.state == e2b.StateRunning
+	if found {
+		s.armTimerLocked(sb, seconds(*body.Timeout), time.Now())
+	}
+	s.mu.Unlock()
+	if !found {
+		writeError(w, http.StatusNotFound, "Sandbox not found")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
+	id, _, ok := s.lookup(w, r, OpConnect)
+	if !ok {
+		return
+	}
+	var body timeoutBody
+	if err := decodeBody(r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
+		return
+	}
+	if body.Timeout == nil {
+		writeError(w, http.StatusBadRequest, `Error when parsing request: property "timeout" is missing`)
+		return
+	}
+	timeout := seconds(*body.Timeout)
+	if timeout > maxSandboxTimeout {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Timeout cannot be greater than %d hours", int(maxSandboxTimeout/time.Hour)))
+		return
+	}
+	s.mu.Lock()
+	sb, found := s.sandboxes[id]
+	if !found {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, "Sandbox can't be resumed, no snapshot found")
+		return
+	}
+	if sb.state == e2b.StateRunning {
+		// A running sandbox's TTL is only ever extended by connect.
+		if now := time.Now(); now.Add(timeout).After(sb.endAt) {
+			s.armTimerLocked(sb, timeout, now)
+		}
+		resp := s.created(sb)
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	s.resumeLocked(sb, timeout)
+	resp := s.created(sb)
+	s.mu.Unlock()
+	if p, ok := sb.inst.(Pauser); ok {
+		_ = p.Resume(r.Context())
+	}
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+func (s *Server) handlePause(w http.ResponseWriter, r *http.Request) {
+	id, _, ok := s.lookup(w, r, OpPause)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	sb, found := s.sandboxes[id]
+	switch {
+	case !found:
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Error pausing sandbox - snapshot for sandbox '%s' was not found", id))
+		return
+	case sb.state == e2b.StatePaused:
+		s.mu.Unlock()
+		writeError(w, http.StatusConflict, fmt.Sprintf("Error pausing sandbox - sandbox '%s' is already paused", id))
+		return
+	}
+	s.pauseLocked(sb)
+	s.mu.Unlock()
+	if p, ok := sb.inst.(Pauser); ok {
+		if err := p.Pause(r.Context()); err != nil {
+			writeError(w, http.StatusInternalServerError, "Error pausing sandbox")
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleResume(w http.ResponseWriter, r *http.Request) {
+	id, _, ok := s.lookup(w, r, OpResume)
+	if !ok {
+		return
+	}
+	var body timeoutBody // optional: an empty body takes the defaults
+	if err := decodeBody(r, &body); err != nil && !errors.Is(err, errEmptyBody) {
+		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
+		return
+	}
+	timeout := defaultSandboxTimeout
+	if body.Timeout != nil {
+		timeout = seconds(*body.Timeout)
+	}
+	if timeout > maxSandboxTimeout {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Timeout cannot be greater than %d hours", int(maxSandboxTimeout/time.Hour)))
+		return
+	}
+	s.mu.Lock()
+	sb, found := s.sandboxes[id]
+	switch {
+	case !found:
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, "Sandbox can't be resumed, no snapshot found")
+		return
+	case sb.state == e2b.StateRunning:
+		s.mu.Unlock()
+		writeError(w, http.StatusConflict, fmt.Sprintf("Sandbox %s is already running", id))
+		return
+	}
+	if body.AutoPause != nil {
+		sb.autoPause = *body.AutoPause
+	}
+	s.resumeLocked(sb, timeout)
+	resp := s.created(sb)
+	s.mu.Unlock()
+	if p, ok := sb.inst.(Pauser); ok {
+		_ = p.Resume(r.Context())
+	}
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+// listed describes sb as an entry of a list answer (no token, no domain).
+func (s *Server) listedLocked(sb *sandbox) e2b.SandboxDetail {
+	d := s.detailLocked(sb)
+	d.EnvdAccessToken = ""
+	d.AllowInternetAccess = nil
+	d.Domain = nil
+	return d
+}
+
+// parseMetadataFilter reads the metadata query parameter: "k=v&k2=v2", each key
+// and value URL-encoded.
+func parseMetadataFilter(r *http.Request) (map[string]string, error) {
+	raw := r.URL.Query().Get("metadata")
+	if raw == "" {
+		return nil, nil
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, err
+	}
+	filter := make(map[string]string, len(q))
+	for k, vs := range q {
+		filter[k] = vs[len(vs)-1]
+	}
+	return filter, nil
+}
+
+func metadataMatches(md, filter map[string]string) bool {
+	for k, v := range filter {
+		if got, ok := md[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// matching returns the sandboxes in states whose metadata matches filter,
+// newest first.
+func (s *Server) matchingLocked(states []e2b.SandboxState, filter map[string]string) []*sandbox {
+	var out []*sandbox
+	for _, sb := range s.sandboxes {
+		if slices.Contains(states, sb.state) && metadataMatches(sb.metadata, filter) {
+			out = append(out, sb)
+		}
+	}
+	slices.SortFunc(out, func(a, b *sandbox) int { return compareUint(b.seq, a.seq) })
+	return out
+}
+
+func (s *Server) handleListV1(w http.ResponseWriter, r *http.Request) {
+	if s.applyFaults(w, r, callInfo{op: OpList}) {
+		return
+	}
+	filter, err := parseMetadataFilter(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Error parsing metadata: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	list := []e2b.SandboxDetail{}
+	for _, sb := range s.matchingLocked([]e2b.SandboxState{e2b.StateRunning}, filter) {
+		list = append(list, s.listedLocked(sb))
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) handleListV2(w http.ResponseWriter, r *http.Request) {
+	if s.applyFaults(w, r, callInfo{op: OpList}) {
+		return
+	}
+	q := r.URL.Query()
+	states := []e2b.SandboxState{e2b.StateRunning, e2b.StatePaused}
+	if vs, ok := q["state"]; ok {
+		states = nil
+		for _, v := range vs {
+			for _, st := range strings.Split(v, ",") {
+				switch e2b.SandboxState(st) {
+				case e2b.StateRunning, e2b.StatePaused:
+					states = append(states, e2b.SandboxState(st))
+				default:
+					writeError(w, http.StatusBadRequest, fmt.Sprintf(`parameter "state" in query has an error: value %q is not one of the allowed values ["running","paused"]`, st))
+					return
+				}
+			}
+		}
+	}
+	limit := defaultListLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf(`parameter "limit" in query has an error: value %q must be an integer from 1 to %d`, v, maxListLimit))
+			return
+		}
+		limit = n
+	}
+	cursor := uint64(0) // 0: from the newest
+	if tok := q.Get("nextToken"); tok != "" {
+		c, err := decodeNextToken(tok)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "Invalid next token")
+			return
+		}
+		cursor = c
+	}
+	filter, err := parseMetadataFilter(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Error parsing metadata")
+		return
+	}
+
+	s.mu.Lock()
+	matching := s.matchingLocked(states, filter)
+	running := 0
+	for _, sb := range matching {
+		if sb.state == e2b.StateRunning {
+			running++
+		}
+	}
+	list := []e2b.SandboxDetail{}
+	next := ""
+	for _, sb := range matching {
+		if cursor != 0 && sb.seq >= cursor {
+			continue
+		}
+		if len(list) == limit {
+			next = encodeNextToken(s.seqOf(list[len(list)-1].SandboxID))
+			break
+		}
+		list = append(list, s.listedLocked(sb))
+	}
+	s.mu.Unlock()
+
+	if slices.Contains(states, e2b.StateRunning) {
+		w.Header().Set("X-Total-Running", strconv.Itoa(running))
+	}
+	if next != "" {
+		w.Header().Set(e2b.HeaderNextToken, next)
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// seqOf is the creation order of sandbox id. The caller holds Server.mu.
+func (s *Server) seqOf(id string) uint64 {
+	if sb, ok := s.sandboxes[id]; ok {
+		return sb.seq
+	}
+	return 0
+}
+
+// encodeNextToken makes the opaque cursor naming the position after seq.
+func encodeNextToken(seq uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("seq:" + strconv.FormatUint(seq, 10)))
+}
+
+func decodeNextToken(tok string) (uint64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, err
+	}
+	num, ok := strings.CutPrefix(string(raw), "seq:")
+	if !ok {
+		return 0, errors.New("malformed cursor")
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 {
+		return 0, errors.New("malformed cursor")
+	}
+	return n, nil
+}

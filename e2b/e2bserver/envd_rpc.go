@@ -1,0 +1,333 @@
+package e2bserver
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/internal/envd/filesystem"
+	"github.com/tta-dev/tta/e2b/internal/envd/process"
+)
+
+// connectError maps a runtime error to the Connect error envd would send.
+func connectError(err error, msg string) error {
+	if err == nil {
+		return nil
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	code := connect.CodeInternal
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		code = connect.CodeNotFound
+	case errors.Is(err, fs.ErrExist):
+		code = connect.CodeAlreadyExists
+	case errors.Is(err, fs.ErrInvalid):
+		code = connect.CodeInvalidArgument
+	case errors.Is(err, fs.ErrPermission):
+		code = connect.CodePermissionDenied
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		code = connect.CodeCanceled
+	}
+	return connect.NewError(code, fmt.Errorf("%s: %w", msg, err))
+}
+
+// filesystemService implements filesystem.Filesystem on the target sandbox.
+type filesystemService struct{}
+
+// rpcTarget returns the sandbox of a Connect call and its user.
+func rpcTarget(ctx context.Context, h http.Header) (*target, string, error) {
+	t := targetFrom(ctx)
+	user, err := rpcUser(h)
+	if err != nil {
+		return nil, "", connect.NewError(connect.CodeUnauthenticated, err)
+	}
+	return t, user, nil
+}
+
+func entryInfo(fi FileInfo) *filesystem.EntryInfo {
+	e := &filesystem.EntryInfo{
+		Name:        fi.Name,
+		Path:        fi.Path,
+		Size:        fi.Size,
+		Mode:        uint32(fi.Mode.Perm()),
+		Permissions: fi.Mode.String(),
+		Owner:       cmp.Or(fi.Owner, defaultUser),
+		Group:       cmp.Or(fi.Group, defaultUser),
+	}
+	if !fi.ModTime.IsZero() {
+		e.ModifiedTime = timestamppb.New(fi.ModTime)
+	}
+	switch fi.Type {
+	case TypeFile:
+		e.Type = filesystem.FileType_FILE_TYPE_FILE
+	case TypeDir:
+		e.Type = filesystem.FileType_FILE_TYPE_DIRECTORY
+	case TypeSymlink:
+		e.Type = filesystem.FileType_FILE_TYPE_SYMLINK
+		target := fi.SymlinkTarget
+		e.SymlinkTarget = &target
+	}
+	return e
+}
+
+func (filesystemService) Stat(ctx context.Context, req *connect.Request[filesystem.StatRequest]) (*connect.Response[filesystem.StatResponse], error) {
+	t, user, err := rpcTarget(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	p := resolvePath(req.Msg.GetPath(), user)
+	fi, err := t.sb.inst.Stat(ctx, p)
+	if err != nil {
+		return nil, connectError(err, "error getting file info for "+p)
+	}
+	return connect.NewResponse(&filesystem.StatResponse{Entry: entryInfo(fi)}), nil
+}
+
+func (filesystemService) MakeDir(ctx context.Context, req *connect.Request[filesystem.MakeDirRequest]) (*connect.Response[filesystem.MakeDirResponse], error) {
+	t, user, err := rpcTarget(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	p := resolvePath(req.Msg.GetPath(), user)
+	fi, err := t.sb.inst.MakeDir(ctx, p)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("directory already exists: %s", p))
+	case err != nil:
+		return nil, connectError(err, "error creating directory "+p)
+	}
+	return connect.NewResponse(&filesystem.MakeDirResponse{Entry: entryInfo(fi)}), nil
+}
+
+func (filesystemService) Move(ctx context.Context, req *connect.Request[filesystem.MoveRequest]) (*connect.Response[filesystem.MoveResponse], error) {
+	t, user, err := rpcTarget(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	src := resolvePath(req.Msg.GetSource(), user)
+	dst := resolvePath(req.Msg.GetDestination(), user)
+	fi, err := t.sb.inst.Move(ctx, src, dst)
+	if err != nil {
+		return nil, connectError(err, fmt.Sprintf("error moving %s to %s", src, dst))
+	}
+	return connect.NewResponse(&filesystem.MoveResponse{Entry: entryInfo(fi)}), nil
+}
+
+func (filesystemService) ListDir(ctx context.Context, req *connect.Request[filesystem.ListDirRequest]) (*connect.Response[filesystem.ListDirResponse], error) {
+	t, user, err := rpcTarget(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	depth := int(req.Msg.GetDepth())
+	if depth == 0 {
+		depth = 1
+	}
+	p := resolvePath(req.Msg.GetPath(), user)
+	infos, err := t.sb.inst.ListDir(ctx, p, depth)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("directory not found: %s", p))
+	case errors.Is(err, fs.ErrInvalid):
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("path is not a directory: %s", p))
+	case err != nil:
+		return nil, connectError(err, "error reading directory "+p)
+	}
+	// Directories first, then by case-insensitive name, as envd sorts.
+	slices.SortFunc(infos, func(a, b FileInfo) int {
+		if (a.Type == TypeDir) != (b.Type == TypeDir) {
+			if a.Type == TypeDir {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.Path, b.Path))
+	})
+	entries := make([]*filesystem.EntryInfo, 0, len(infos))
+	for _, fi := range infos {
+		entries = append(entries, entryInfo(fi))
+	}
+	return connect.NewResponse(&filesystem.ListDirResponse{Entries: entries}), nil
+}
+
+func (filesystemService) Remove(ctx context.Context, req *connect.Request[filesystem.RemoveRequest]) (*connect.Response[filesystem.RemoveResponse], error) {
+	t, user, err := rpcTarget(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	p := resolvePath(req.Msg.GetPath(), user)
+	if err := t.sb.inst.Remove(ctx, p); err != nil {
+		return nil, connectError(err, "error removing "+p)
+	}
+	return connect.NewResponse(&filesystem.RemoveResponse{}), nil
+}
+
+// processService implements process.Process on the target sandbox.
+type processService struct{}
+
+func (processService) List(ctx context.Context, req *connect.Request[process.ListRequest]) (*connect.Response[process.ListResponse], error) {
+	t := targetFrom(ctx)
+	procs, err := t.sb.inst.ListProcesses(ctx)
+	if err != nil {
+		return nil, connectError(err, "error listing processes")
+	}
+	out := make([]*process.ProcessInfo, 0, len(procs))
+	for _, p := range procs {
+		info := &process.ProcessInfo{
+			Pid: p.PID,
+			Config: &process.ProcessConfig{
+				Cmd:  p.Spec.Cmd,
+				Args: p.Spec.Args,
+				Envs: p.Spec.Envs,
+			},
+		}
+		if p.Spec.Cwd != "" {
+			cwd := p.Spec.Cwd
+			info.Config.Cwd = &cwd
+		}
+		if p.Spec.Tag != "" {
+			tag := p.Spec.Tag
+			info.Tag = &tag
+		}
+		out = append(out, info)
+	}
+	return connect.NewResponse(&process.ListResponse{Processes: out}), nil
+}
+
+func (processService) Start(ctx context.Context, req *connect.Request[process.StartRequest], stream *connect.ServerStream[process.StartResponse]) error {
+	t, user, err := rpcTarget(ctx, req.Header())
+	if err != nil {
+		return err
+	}
+	cfg := req.Msg.GetProcess()
+	if cfg == nil || cfg.GetCmd() == "" {
+		return connect.NewError(connect.CodeInvalidArgument, errors.New("process config with a cmd is required"))
+	}
+	if req.Msg.Pty != nil {
+		return connect.NewError(connect.CodeUnimplemented, errors.New("pty is not supported by this server"))
+	}
+	spec := ProcessSpec{
+		Cmd:  cfg.GetCmd(),
+		Args: cfg.GetArgs(),
+		Envs: cfg.GetEnvs(),
+		Tag:  req.Msg.GetTag(),
+		User: user,
+	}
+	if cfg.Cwd != nil {
+		spec.Cwd = resolvePath(cfg.GetCwd(), user)
+	}
+
+	mu := newChanLock() // serialises stream.Send
+	send := func(ev *process.ProcessEvent) error {
+		mu.lock()
+		defer mu.unlock()
+		return stream.Send(&process.StartResponse{Event: ev})
+	}
+
+	// Keepalives, when the client asks for them (seconds).
+	stopKeepalive := func() {}
+	if secs, err := strconv.Atoi(req.Header().Get(e2b.HeaderKeepalivePing)); err == nil && secs > 0 {
+		done := make(chan struct{})
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			tick := time.NewTicker(time.Duration(secs) * time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+					ka := &process.ProcessEvent{Event: &process.ProcessEvent_Keepalive{Keepalive: &process.ProcessEvent_KeepAlive{}}}
+					if send(ka) != nil {
+						return
+					}
+				}
+			}
+		}()
+		stopKeepalive = func() { close(done); <-finished }
+	}
+
+	var started atomic.Bool
+	exit, err := t.sb.inst.RunProcess(ctx, spec, ProcessHooks{
+		Started: func(pid uint32) error {
+			started.Store(true)
+			return send(&process.ProcessEvent{Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: pid}}})
+		},
+		Output: func(s Stream, data []byte) error {
+			ev := &process.ProcessEvent_DataEvent{}
+			if s == Stderr {
+				ev.Output = &process.ProcessEvent_DataEvent_Stderr{Stderr: data}
+			} else {
+				ev.Output = &process.ProcessEvent_DataEvent_Stdout{Stdout: data}
+			}
+			return send(&process.ProcessEvent{Event: &process.ProcessEvent_Data{Data: ev}})
+		},
+	})
+	stopKeepalive()
+	t.abortIfGone()
+	if err != nil {
+		if !started.Load() {
+			return connectError(err, "error starting process")
+		}
+		return connectError(err, "error running process")
+	}
+	end := &process.ProcessEvent_EndEvent{ExitCode: exit.ExitCode, Exited: exit.Exited, Status: exit.Status}
+	if exit.Error != "" {
+		msg := exit.Error
+		end.Error = &msg
+	}
+	return send(&process.ProcessEvent{Event: &process.ProcessEvent_End{End: end}})
+}
+
+func (processService) SendSignal(ctx context.Context, req *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error) {
+	t := targetFrom(ctx)
+	var sig Signal
+	switch req.Msg.GetSignal() {
+	case process.Signal_SIGNAL_SIGKILL:
+		sig = SIGKILL
+	case process.Signal_SIGNAL_SIGTERM:
+		sig = SIGTERM
+	default:
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid signal: %s", req.Msg.GetSignal()))
+	}
+	sel := req.Msg.GetProcess()
+	pid := sel.GetPid()
+	if tag := sel.GetTag(); tag != "" {
+		procs, err := t.sb.inst.ListProcesses(ctx)
+		if err != nil {
+			return nil, connectError(err, "error listing processes")
+		}
+		pid = 0
+		for _, p := range procs {
+			if p.Spec.Tag == tag {
+				pid = p.PID
+				break
+			}
+		}
+		if pid == 0 {
+			return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("process with tag %s not found", tag))
+		}
+	}
+	if err := t.sb.inst.SignalProcess(ctx, pid, sig); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("process with pid %d not found", pid))
+		}
+		return nil, connectError(err, "error sending signal")
+	}
+	return connect.NewResponse(&process.SendSignalResponse{}), nil
+}

@@ -1,0 +1,166 @@
+package e2bserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+
+	"github.com/tta-dev/tta/e2b"
+)
+
+// interpreterHandler serves the code interpreter's port: /health, /execute
+// and /contexts.
+func (s *Server) interpreterHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, "OK")
+	})
+	mux.HandleFunc("POST /execute", s.handleExecute)
+	mux.HandleFunc("POST /contexts", s.handleCreateContext)
+	mux.HandleFunc("GET /contexts", s.handleListContexts)
+	mux.HandleFunc("DELETE /contexts/{id}", s.handleRemoveContext)
+	mux.HandleFunc("POST /contexts/{id}/restart", s.handleRestartContext)
+	return mux
+}
+
+// writeText answers status with a plain-text body, as the interpreter's
+// FastAPI server does for its errors.
+func writeText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg))
+}
+
+// writeValidationError answers 422 like FastAPI for a body it cannot read.
+func writeValidationError(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"detail": err.Error()})
+}
+
+// interpreterStatus maps a runtime error to the interpreter's status.
+func interpreterStatus(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return http.StatusNotFound
+	case errors.Is(err, fs.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, fs.ErrPermission):
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
+	t := targetFrom(r.Context())
+	var req e2b.ExecuteRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeValidationError(w, err)
+		return
+	}
+	if req.ContextID != "" && req.Language != "" {
+		writeText(w, http.StatusBadRequest, "Only one of context_id or language can be provided")
+		return
+	}
+	s.mu.Lock()
+	faults := t.sb.faults
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	st := &ndjsonStream{
+		w:        w,
+		rc:       http.NewResponseController(w),
+		cancel:   cancel,
+		onExpire: func() { s.expireSoon(t.sb) },
+		cutAt:    faults.CutExecutionAfterLines,
+		expireAt: faults.ExpireAfterLines,
+		mu:       newChanLock(),
+	}
+	stop := st.keepalive(KeepaliveInterval)
+	err := t.sb.inst.Execute(ctx, req, st.emit)
+	stop()
+
+	started, cut := st.state()
+	if cut {
+		panic(http.ErrAbortHandler)
+	}
+	t.abortIfGone()
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client went away
+		}
+		if !started {
+			msg := err.Error()
+			if errors.Is(err, fs.ErrNotExist) && req.ContextID != "" {
+				msg = fmt.Sprintf("Context %s not found", req.ContextID)
+			}
+			writeText(w, interpreterStatus(err), msg)
+			return
+		}
+		panic(http.ErrAbortHandler) // the interpreter failed mid-stream
+	}
+	if st.write(e2b.ExecutionEvent{Type: e2b.EventEndOfExecution}) != nil {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (s *Server) handleCreateContext(w http.ResponseWriter, r *http.Request) {
+	t := targetFrom(r.Context())
+	var req e2b.CreateContextRequest // optional: an empty body takes the defaults
+	if err := decodeBody(r, &req); err != nil && !errors.Is(err, errEmptyBody) {
+		writeValidationError(w, err)
+		return
+	}
+	info, err := t.sb.inst.CreateContext(r.Context(), req)
+	if err != nil {
+		t.abortIfGone()
+		writeText(w, interpreterStatus(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) handleListContexts(w http.ResponseWriter, r *http.Request) {
+	t := targetFrom(r.Context())
+	list, err := t.sb.inst.ListContexts(r.Context())
+	if err != nil {
+		t.abortIfGone()
+		writeText(w, interpreterStatus(err), err.Error())
+		return
+	}
+	if list == nil {
+		list = []e2b.ContextInfo{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) handleRemoveContext(w http.ResponseWriter, r *http.Request) {
+	t := targetFrom(r.Context())
+	id := r.PathValue("id")
+	if err := t.sb.inst.RemoveContext(r.Context(), id); err != nil {
+		t.abortIfGone()
+		writeContextError(w, err, id)
+		return
+	}
+	writeJSON(w, http.StatusOK, nil)
+}
+
+func (s *Server) handleRestartContext(w http.ResponseWriter, r *http.Request) {
+	t := targetFrom(r.Context())
+	id := r.PathValue("id")
+	if err := t.sb.inst.RestartContext(r.Context(), id); err != nil {
+		t.abortIfGone()
+		writeContextError(w, err, id)
+		return
+	}
+	writeJSON(w, http.StatusOK, nil)
+}
+
+func writeContextError(w http.ResponseWriter, err error, id string) {
+	if errors.Is(err, fs.ErrNotExist) {
+		writeText(w, http.StatusNotFound, fmt.Sprintf("Context %s not found", id))
+		return
+	}
+	writeText(w, interpreterStatus(err), err.Error())
+}

@@ -1,0 +1,82 @@
+package e2bserver
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Option configures a Server at construction.
+type Option func(*config) error
+
+type config struct {
+	apiKeys     []string
+	templates   []Template
+	runtime     Runtime
+	faults      []Fault
+	envdVersion string
+}
+
+// WithAPIKey sets the API keys the control plane accepts in X-API-Key. It may be
+// given several times; keys accumulate. Without it any non-empty key is
+// accepted (a missing key is still 401). Keys are never logged.
+func WithAPIKey(keys ...string) Option {
+	return func(c *config) error {
+		for _, k := range keys {
+			if k == "" {
+				return errors.New("e2bserver: WithAPIKey: empty key")
+			}
+		}
+		c.apiKeys = append(c.apiKeys, keys...)
+		return nil
+	}
+}
+
+// WithTemplates adds templates to the defaults (DefaultTemplates). A template
+// whose ID or alias equals a known one's replaces it, so passing a Template
+// with Alias "code-interpreter-v1" reconfigures the default template. Every
+// template needs an ID.
+func WithTemplates(ts ...Template) Option {
+	return func(c *config) error {
+		for _, t := range ts {
+			if t.ID == "" {
+				return fmt.Errorf("e2bserver: WithTemplates: template %q has no ID", t.Alias)
+			}
+		}
+		c.templates = append(c.templates, ts...)
+		return nil
+	}
+}
+
+// WithRuntime sets how sandboxes run code. The default is a zero
+// ScriptedRuntime: executions succeed with no output, commands exit 0 with no
+// output, files live in memory.
+func WithRuntime(rt Runtime) Option {
+	return func(c *config) error {
+		if rt == nil {
+			return errors.New("e2bserver: WithRuntime: nil Runtime")
+		}
+		c.runtime = rt
+		return nil
+	}
+}
+
+// WithFaults injects faults from the start, as Server.Inject does.
+func WithFaults(fs ...Fault) Option {
+	return func(c *config) error {
+		c.faults = append(c.faults, fs...)
+		return nil
+	}
+}
+
+// WithEnvdVersion sets the envdVersion sandboxes report (default
+// DefaultEnvdVersion). E2B's SDKs refuse versions below 0.1.0 and use
+// HTTP Basic auth towards envd below 0.4.0.
+func WithEnvdVersion(v string) Option {
+	return func(c *config) error {
+		if v == "" {
+			return errors.New("e2bserver: WithEnvdVersion: empty version")
+		}
+		c.envdVersion = v
+		return nil
+	}
+}

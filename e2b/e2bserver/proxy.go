@@ -1,0 +1,150 @@
+package e2bserver
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tta-dev/tta/e2b"
+)
+
+// Message of envd's 401 answer on a secured sandbox.
+const msgEnvdUnauthorized = "unauthorized access, please provide a valid access token or method signing if supported"
+
+// sandboxKey is the context key of the *target a sandbox request is for.
+type sandboxKey struct{}
+
+// target is the sandbox a request reached, with its traffic context (done when
+// the sandbox is killed, expires or is paused).
+type target struct {
+	sb  *sandbox
+	ctx context.Context
+}
+
+// targetFrom returns the sandbox a request routed by serveSandbox is for.
+func targetFrom(ctx context.Context) *target {
+	t, _ := ctx.Value(sandboxKey{}).(*target)
+	return t
+}
+
+// gone reports whether the sandbox went away (killed, expired, paused).
+func (t *target) gone() bool { return t.ctx.Err() != nil }
+
+// abortIfGone aborts the connection when the sandbox went away during the
+// request, as E2B's proxy drops connections to a sandbox that disappears.
+func (t *target) abortIfGone() {
+	if t.gone() {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// writeProxyError answers 502 like E2B's sandbox proxy. port 0 means the sandbox
+// itself was not found.
+func writeProxyError(w http.ResponseWriter, id string, port int) {
+	body := e2b.ProxyErrorBody{SandboxID: id, Message: e2b.MessageSandboxNotFound, Code: http.StatusBadGateway}
+	if port != 0 {
+		body.Message = e2b.MessagePortNotOpen
+		body.Port = port
+	}
+	writeJSON(w, http.StatusBadGateway, body)
+}
+
+// sandboxOp classifies a request to a sandbox port.
+func sandboxOp(port int, r *http.Request) Op {
+	p := r.URL.Path
+	switch port {
+	case e2b.EnvdPort:
+		switch {
+		case p == "/health":
+			return OpEnvdHealth
+		case p == "/files":
+			return OpFiles
+		case strings.HasPrefix(p, "/process.Process/"):
+			return OpProcess
+		case strings.HasPrefix(p, "/filesystem.Filesystem/"):
+			return OpFilesystem
+		}
+		return OpEnvdOther
+	case e2b.InterpreterPort:
+		switch {
+		case p == "/health":
+			return OpInterpreterHealth
+		case p == "/execute":
+			return OpExecute
+		case p == "/contexts" || strings.HasPrefix(p, "/contexts/"):
+			return OpContexts
+		}
+		return OpInterpreterOther
+	}
+	return OpOtherPort
+}
+
+// serveSandbox answers a request for port of sandbox id, as E2B's proxy and the
+// services behind it do.
+func (s *Server) serveSandbox(w http.ResponseWriter, r *http.Request, id string, port int) {
+	sb, sctx, ok := s.liveSandbox(id)
+	if !ok {
+		writeProxyError(w, id, 0)
+		return
+	}
+	if s.applyFaults(w, r, callInfo{op: sandboxOp(port, r), template: sb.template, sandboxID: id}) {
+		return
+	}
+
+	var h http.Handler
+	open := false
+	switch port {
+	case e2b.EnvdPort:
+		h = s.envd
+		open = sb.inst.PortOpen(port)
+	case e2b.InterpreterPort:
+		h = s.interpreter
+		s.mu.Lock()
+		open = sb.interpreterOpenLocked(time.Now())
+		s.mu.Unlock()
+		open = open && sb.inst.PortOpen(port)
+	}
+	if !open {
+		writeProxyError(w, id, port)
+		return
+	}
+	if sb.accessToken != "" && !s.accessAllowed(w, r, sb, port) {
+		return
+	}
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(sctx, cancel)
+	defer stop()
+	ctx = context.WithValue(ctx, sandboxKey{}, &target{sb: sb, ctx: sctx})
+	h.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// accessAllowed checks X-Access-Token on a secured sandbox and answers 401 as
+// envd and the interpreter do when it is wrong. Health checks are open; envd's
+// /files checks the token itself (it also accepts signed URLs).
+func (s *Server) accessAllowed(w http.ResponseWriter, r *http.Request, sb *sandbox, port int) bool {
+	if r.Method == http.MethodGet && r.URL.Path == "/health" {
+		return true
+	}
+	if port == e2b.EnvdPort && r.URL.Path == "/files" {
+		return true
+	}
+	if tokenMatches(r.Header.Get(e2b.HeaderAccessToken), sb.accessToken) {
+		return true
+	}
+	if port == e2b.InterpreterPort {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte("Unauthorized"))
+		return false
+	}
+	writeError(w, http.StatusUnauthorized, msgEnvdUnauthorized)
+	return false
+}
+
+func tokenMatches(got, want string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
