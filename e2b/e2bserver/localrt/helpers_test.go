@@ -1,0 +1,113 @@
+package localrt
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tta-dev/tta/e2b"
+)
+
+// testTimeout bounds every execution of the tests.
+const testTimeout = 20 * time.Second
+
+// startTestKernel starts a kernel of language in a fresh directory and closes
+// it when the test ends.
+func startTestKernel(t *testing.T, language string) *Kernel {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	k, err := StartKernel(ctx, language, t.TempDir(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, k.Close()) })
+	return k
+}
+
+// execute runs code and returns every event it emitted.
+func execute(t *testing.T, k *Kernel, code string, env map[string]string) []e2b.ExecutionEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	var evs []e2b.ExecutionEvent
+	err := k.Execute(ctx, code, env, func(ev e2b.ExecutionEvent) error {
+		evs = append(evs, ev)
+		return nil
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, evs)
+	require.Equal(t, e2b.EventNumberOfExecutions, evs[0].Type, "first event")
+	return evs
+}
+
+// ofType returns the events of type typ.
+func ofType(evs []e2b.ExecutionEvent, typ string) []e2b.ExecutionEvent {
+	var out []e2b.ExecutionEvent
+	for _, ev := range evs {
+		if ev.Type == typ {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// text concatenates the text of the events of type typ.
+func text(evs []e2b.ExecutionEvent, typ string) string {
+	var b strings.Builder
+	for _, ev := range ofType(evs, typ) {
+		b.WriteString(ev.Text)
+	}
+	return b.String()
+}
+
+// mainResult returns the single main result.
+func mainResult(t *testing.T, evs []e2b.ExecutionEvent) e2b.ExecutionEvent {
+	t.Helper()
+	var found []e2b.ExecutionEvent
+	for _, ev := range ofType(evs, e2b.EventResult) {
+		if ev.IsMainResult {
+			found = append(found, ev)
+		}
+	}
+	require.Len(t, found, 1, "main results in %v", evs)
+	return found[0]
+}
+
+// singleError returns the single error event.
+func singleError(t *testing.T, evs []e2b.ExecutionEvent) e2b.ExecutionEvent {
+	t.Helper()
+	errs := ofType(evs, e2b.EventError)
+	require.Len(t, errs, 1, "errors in %v", evs)
+	return errs[0]
+}
+
+// waitExit waits until process pid has terminated, using a pidfd: no polling.
+// It reports false when the process still runs after d.
+func waitExit(t *testing.T, pid int, d time.Duration) bool {
+	t.Helper()
+	const sysPidfdOpen = 434
+	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0)
+	if errno == syscall.ESRCH {
+		return true
+	}
+	require.Zero(t, errno, "pidfd_open")
+	defer syscall.Close(int(fd))
+	type pollFd struct {
+		fd      int32
+		events  int16
+		revents int16
+	}
+	pfd := pollFd{fd: int32(fd), events: 1} // POLLIN
+	for {
+		n, _, errno := syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(d.Milliseconds()))
+		if errno == syscall.EINTR {
+			continue
+		}
+		require.Zero(t, errno, "poll")
+		return n == 1
+	}
+}

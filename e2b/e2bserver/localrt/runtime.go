@@ -1,0 +1,333 @@
+package localrt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/tta-dev/tta/e2b/e2bserver"
+)
+
+// Runtime is an e2bserver.Runtime that runs sandboxes as local processes: a
+// sandbox is a private directory (its file system: /home/user, /tmp and any
+// other path live under it) plus the processes started in it — kernels of
+// its code interpreter contexts and envd's processes. Plug it into a Server
+// with e2bserver.WithRuntime.
+//
+// Isolation is process isolation, not a virtual machine. Where the kernel
+// allows (detected once, never required), every sandbox process runs in new
+// user, mount, pid and ipc namespaces, plus a network namespace with only a
+// loopback interface unless the sandbox allows internet access: it sees its
+// sandbox's home at /home/user and its own /tmp, the rest of the host file
+// system read-only, and only its own processes. Where namespaces are not
+// permitted, processes run directly on the host in their own process
+// groups, working in the sandbox's home directory (relative paths and $HOME
+// work; absolute /home/user paths in code do not), with full network access.
+// Resource limits (see Limits) apply either way. Production untrusted code
+// belongs on E2B.
+//
+// Templates: every template the Server resolves runs with python, javascript
+// and bash kernels unless it has NoInterpreter (E2B's "base": envd only);
+// WithTemplates adds setup commands and environment variables per template.
+//
+// A Runtime is safe for concurrent use. Close kills every sandbox still
+// running.
+type Runtime struct {
+	root      string
+	templates []TemplateConfig
+	limits    Limits
+	isolate   bool
+	grace     time.Duration
+
+	isoOnce sync.Once
+	iso     isolation
+
+	mu        sync.Mutex // protects the fields below
+	instances map[*instance]struct{}
+	closed    bool
+}
+
+// Option configures a Runtime.
+type Option func(*Runtime) error
+
+// WithRoot sets the directory under which sandboxes get their directories
+// (default os.TempDir()/tta-sandboxes). It is created when missing.
+func WithRoot(dir string) Option {
+	return func(rt *Runtime) error {
+		if dir == "" {
+			return errors.New("localrt: WithRoot: empty directory")
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("localrt: WithRoot: %w", err)
+		}
+		rt.root = abs
+		return nil
+	}
+}
+
+// WithTemplates configures templates: setup commands and environment
+// variables of the sandboxes created from them (see TemplateConfig). Register
+// the same templates with the Server (TemplateConfig.Template). It may be
+// given several times; configurations accumulate.
+func WithTemplates(ts ...TemplateConfig) Option {
+	return func(rt *Runtime) error {
+		for _, t := range ts {
+			if t.Name == "" && t.ID == "" {
+				return errors.New("localrt: WithTemplates: a template has neither Name nor ID")
+			}
+		}
+		rt.templates = append(rt.templates, ts...)
+		return nil
+	}
+}
+
+// WithLimits sets the resource limits of sandbox processes (default
+// DefaultLimits()). Fields must not be negative; zero leaves a limit unset.
+func WithLimits(l Limits) Option {
+	return func(rt *Runtime) error {
+		if l.Memory < 0 || l.Processes < 0 || l.FileSize < 0 || l.OpenFiles < 0 {
+			return fmt.Errorf("localrt: WithLimits: negative limit in %+v", l)
+		}
+		rt.limits = l
+		return nil
+	}
+}
+
+// WithoutIsolation runs sandbox processes without namespaces even where the
+// kernel allows them (resource limits still apply).
+func WithoutIsolation() Option {
+	return func(rt *Runtime) error {
+		rt.isolate = false
+		return nil
+	}
+}
+
+// WithInterruptGrace sets how long cancelled code has to stop after SIGINT
+// before its kernel is killed (default DefaultInterruptGrace).
+func WithInterruptGrace(d time.Duration) Option {
+	return func(rt *Runtime) error {
+		if d <= 0 {
+			return fmt.Errorf("localrt: WithInterruptGrace: must be > 0, got %v", d)
+		}
+		rt.grace = d
+		return nil
+	}
+}
+
+// New returns a Runtime configured by opts.
+func New(opts ...Option) (*Runtime, error) {
+	rt := &Runtime{
+		root:      filepath.Join(os.TempDir(), "tta-sandboxes"),
+		limits:    DefaultLimits(),
+		isolate:   true,
+		grace:     DefaultInterruptGrace,
+		instances: make(map[*instance]struct{}),
+	}
+	for _, o := range opts {
+		if err := o(rt); err != nil {
+			return nil, err
+		}
+	}
+	return rt, nil
+}
+
+// Isolation reports whether sandbox processes run in their own namespaces
+// and, when not, why. The first call probes the kernel (a few milliseconds).
+func (rt *Runtime) Isolation() (namespaces bool, reason string) {
+	iso := rt.isolation()
+	return iso.namespaces, iso.reason
+}
+
+func (rt *Runtime) isolation() isolation {
+	rt.isoOnce.Do(func() {
+		switch {
+		case !rt.isolate:
+			rt.iso = isolation{reason: "disabled by WithoutIsolation"}
+		default:
+			if err := os.MkdirAll(rt.root, 0o700); err != nil {
+				rt.iso = isolation{reason: err.Error()}
+				return
+			}
+			rt.iso = probeIsolation(rt.root)
+		}
+	})
+	return rt.iso
+}
+
+// template returns the configuration of t (zero when none).
+func (rt *Runtime) template(t e2bserver.Template) TemplateConfig {
+	for _, c := range rt.templates {
+		if c.matches(t) {
+			return c
+		}
+	}
+	return TemplateConfig{}
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// Start implements e2bserver.Runtime: it makes the sandbox's directory and
+// returns at once; setup commands, if any, run in the background while the
+// interpreter port stays closed.
+func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bserver.Instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	iso := rt.isolation()
+	if err := os.MkdirAll(rt.root, 0o700); err != nil {
+		return nil, fmt.Errorf("localrt: sandbox root: %w", err)
+	}
+	dir, err := os.MkdirTemp(rt.root, unsafeChars.ReplaceAllString(spec.SandboxID, "_")+"-")
+	if err != nil {
+		return nil, fmt.Errorf("localrt: sandbox directory: %w", err)
+	}
+	for _, d := range []string{"home/user", "tmp", "root"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("localrt: sandbox directory: %w", err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("localrt: sandbox directory: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("localrt: sandbox directory: %w", err)
+	}
+
+	tc := rt.template(spec.Template)
+	env := map[string]string{
+		"PATH":           os.Getenv("PATH"),
+		"LANG":           "C.UTF-8",
+		"USER":           defaultUser,
+		"E2B_SANDBOX":    "true",
+		"E2B_SANDBOX_ID": spec.SandboxID,
+		"E2B_TEMPLATE":   spec.Template.ID,
+	}
+	if env["PATH"] == "" {
+		env["PATH"] = defaultPath
+	}
+	maps.Copy(env, tc.EnvVars)
+	maps.Copy(env, spec.EnvVars)
+
+	life, cancel := context.WithCancel(context.Background())
+	in := &instance{
+		rt:       rt,
+		id:       spec.SandboxID,
+		dir:      dir,
+		root:     root,
+		iso:      iso,
+		network:  spec.AllowInternetAccess == nil || *spec.AllowInternetAccess,
+		env:      env,
+		ctx:      life,
+		cancel:   cancel,
+		contexts: make(map[string]*kernelContext),
+		defaults: make(map[string]string),
+		procs:    make(map[int]*process),
+		setupLog: "/tmp/tta-setup.log",
+	}
+	switch {
+	case spec.Template.NoInterpreter || tc.NoInterpreter:
+		in.interp = portNone
+	case len(tc.Setup) > 0:
+		in.interp = portStarting
+	default:
+		in.interp = portOpen
+	}
+	if in.interp != portNone {
+		for _, lang := range []string{Python, JavaScript} {
+			c := in.newContextLocked(lang, homeDir)
+			in.defaults[lang] = c.info.ID
+		}
+	}
+
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		cancel()
+		root.Close()
+		os.RemoveAll(dir)
+		return nil, errors.New("localrt: runtime closed")
+	}
+	rt.instances[in] = struct{}{}
+	rt.mu.Unlock()
+
+	switch in.interp {
+	case portStarting:
+		in.wg.Add(1)
+		go in.setup(tc.Setup)
+	case portOpen:
+		in.warm()
+	}
+	return in, nil
+}
+
+// forget drops a closed instance.
+func (rt *Runtime) forget(in *instance) {
+	rt.mu.Lock()
+	delete(rt.instances, in)
+	rt.mu.Unlock()
+}
+
+// Close kills every sandbox still running and removes its directory. Start
+// fails afterwards. Close is idempotent.
+func (rt *Runtime) Close() error {
+	rt.mu.Lock()
+	rt.closed = true
+	ins := make([]*instance, 0, len(rt.instances))
+	for in := range rt.instances {
+		ins = append(ins, in)
+	}
+	rt.mu.Unlock()
+	var errs []error
+	for _, in := range ins {
+		errs = append(errs, in.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Sandbox users and their homes, as E2B's templates have them.
+const (
+	defaultUser = "user"
+	rootUser    = "root"
+	homeDir     = "/home/user"
+)
+
+// homeOf returns the home of user ("" is the default user).
+func homeOf(user string) string {
+	if user == rootUser {
+		return "/root"
+	}
+	return homeDir
+}
+
+// bashPath finds bash for setup commands and the bash kernel.
+func bashPath() (string, error) {
+	p, err := exec.LookPath("bash")
+	if err != nil {
+		return "", fmt.Errorf("localrt: bash not found on PATH: %w", err)
+	}
+	return p, nil
+}
+
+// errClosed is returned by a closed sandbox. It wraps fs.ErrNotExist: the
+// sandbox is gone.
+var errClosed = fmt.Errorf("localrt: sandbox closed: %w", fs.ErrNotExist)
+
+// interface checks
+var (
+	_ e2bserver.Runtime  = (*Runtime)(nil)
+	_ e2bserver.Instance = (*instance)(nil)
+	_ e2bserver.Pauser   = (*instance)(nil)
+)
