@@ -158,6 +158,24 @@ func MaxElapsedTime(d time.Duration) RetryOption {
 	return func(c *retryConfig) { c.maxElapsed = d }
 }
 
+// FinalAttemptBeforeDeadline makes Retry use its context's deadline to the
+// end: when the next backoff delay would end at or after the deadline, Retry
+// makes one last attempt margin before the deadline instead of giving up at
+// once, provided that moment is still ahead. It does so once per call; after
+// that attempt the usual rule applies and Retry gives up. Without this option
+// a wait of 0.5 s doubling to 5 s inside a 120 s window makes its last attempt
+// at 117.5 s, and whatever becomes ready after that is never seen.
+//
+// The margin is the time the last attempt needs to finish. It has no effect
+// without a deadline, and MaxElapsedTime and MaxAttempts still apply.
+// FinalAttemptBeforeDeadline panics if margin <= 0.
+func FinalAttemptBeforeDeadline(margin time.Duration) RetryOption {
+	if margin <= 0 {
+		misuse("Retry", "FinalAttemptBeforeDeadline margin must be > 0, got %v; it is the time the last attempt needs", margin)
+	}
+	return func(c *retryConfig) { c.finalMargin = margin }
+}
+
 // RetryIf replaces the default classification: f(err) reports whether err, the
 // error of an attempt, may be retried. Errors made by Permanent are still never
 // retried and f is not asked about them. RetryIf panics if f is nil.
@@ -331,6 +349,7 @@ type retryConfig struct {
 	maxElapsed  time.Duration // 0 means no limit
 	retryIf     func(error) bool
 	onRetry     func(RetryEvent)
+	finalMargin time.Duration // 0: give up when the next delay passes the deadline
 }
 
 type retry[In, Out any] struct {
@@ -367,6 +386,7 @@ func (r *retry[In, Out]) retry(ctx context.Context, in In, start time.Time, out 
 		// the call, not from the first failure.
 	}
 	b.Reset()
+	finalTried := false // FinalAttemptBeforeDeadline's attempt was scheduled
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
 			return out, r.done(ctx, attempt, start, err)
@@ -391,8 +411,12 @@ func (r *retry[In, Out]) retry(ctx context.Context, in In, start time.Time, out 
 				stop: stopMaxElapsed, nextDelay: delay, room: c.maxElapsed}
 		}
 		if dl, ok := ctx.Deadline(); ok && !now.Add(delay).Before(dl) {
-			return out, &RetryError{Attempts: attempt, Elapsed: elapsed, Last: err,
-				stop: stopDeadline, ctxErr: context.DeadlineExceeded, nextDelay: delay, room: dl.Sub(now), deadline: dl}
+			final := dl.Add(-c.finalMargin)
+			if c.finalMargin == 0 || finalTried || !final.After(now) {
+				return out, &RetryError{Attempts: attempt, Elapsed: elapsed, Last: err,
+					stop: stopDeadline, ctxErr: context.DeadlineExceeded, nextDelay: delay, room: dl.Sub(now), deadline: dl}
+			}
+			delay, finalTried = final.Sub(now), true
 		}
 		if c.onRetry != nil {
 			c.onRetry(RetryEvent{Attempt: attempt, Err: err, Delay: delay})

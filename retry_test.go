@@ -714,3 +714,67 @@ func BenchmarkDirectCall(b *testing.B) {
 		_, _ = p.Execute(ctx, 1)
 	}
 }
+
+// With FinalAttemptBeforeDeadline, a wait of 0.5 s doubling to 5 s inside a
+// 120 s deadline makes its last attempt 1 s before the deadline instead of
+// giving up at 117.5 s, so something ready at 118 s is still seen.
+func TestRetryFinalAttemptBeforeDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		readyAt   time.Duration // 0: never
+		wantErr   bool
+		wantLast  time.Duration // when the last attempt ran
+		wantTries int
+	}{
+		{name: "ready after the regular schedule ends", readyAt: 118 * time.Second, wantLast: 119 * time.Second, wantTries: 28},
+		{name: "never ready", wantErr: true, wantLast: 119 * time.Second, wantTries: 28},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				var tries []time.Duration
+				op := Func[int, int](func(ctx context.Context, in int) (int, error) {
+					now := time.Since(start)
+					tries = append(tries, now)
+					if tc.readyAt > 0 && now >= tc.readyAt {
+						return in, nil
+					}
+					return 0, errBoom
+				})
+				ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+				defer cancel()
+				_, err := Retry(op, RetryForever(), InitialInterval(500*time.Millisecond), MaxInterval(5*time.Second),
+					Jitter(0), FinalAttemptBeforeDeadline(time.Second)).Execute(ctx, 1)
+				if tc.wantErr {
+					require.ErrorIs(t, err, context.DeadlineExceeded)
+					require.ErrorIs(t, err, errBoom)
+				} else {
+					require.NoError(t, err)
+				}
+				assert.Len(t, tries, tc.wantTries)
+				assert.Equal(t, tc.wantLast, tries[len(tries)-1])
+				assert.Equal(t, 117500*time.Millisecond, tries[len(tries)-2], "the regular schedule is unchanged")
+			})
+		})
+	}
+}
+
+func TestRetryFinalAttemptBeforeDeadlineOnlyWhenAhead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := failNTimes(100, errBoom)
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		// The first delay (1 s) passes the deadline and the final moment
+		// (deadline - 500 ms) is already behind: give up after one attempt.
+		_, err := Retry[int, int](c, RetryForever(), InitialInterval(time.Second), Jitter(0),
+			FinalAttemptBeforeDeadline(500*time.Millisecond)).Execute(ctx, 1)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, 1, c.Calls())
+	})
+}
+
+func TestRetryFinalAttemptBeforeDeadlineRejectsNonPositiveMargin(t *testing.T) {
+	assert.PanicsWithValue(t,
+		"tta: Retry: FinalAttemptBeforeDeadline margin must be > 0, got 0s; it is the time the last attempt needs",
+		func() { FinalAttemptBeforeDeadline(0) })
+}
