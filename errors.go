@@ -21,4 +21,35 @@ var (
 	// ErrNoRoute is returned by Router when no route matches the input and no
 	// default was given.
 	ErrNoRoute = errors.New("tta: no route")
+
+	// ErrTemplateNotReady is returned by CodeExecutionPrimitive and Session when
+	// a sandbox was created but its code interpreter did not answer within the
+	// template's init window. The error is a *TemplateNotReadyError; it is
+	// terminal (not retried by Retry) and the sandbox has been killed.
+	ErrTemplateNotReady = errors.New("tta: template not ready")
+
+	// ErrSandboxGone is returned by CodeExecutionPrimitive and Session when the
+	// sandbox no longer exists: it expired, was killed elsewhere, or the
+	// provider lost it. A Session never replaces a gone sandbox silently; it
+	// returns this error on every later call. Providers return errors matching
+	// it for sandboxes that are gone.
+	ErrSandboxGone = errors.New("tta: sandbox gone")
+
+	// ErrClosed is returned by CodeExecutionPrimitive and Session when they are
+	// used after Close, and by calls that Close interrupted.
+	ErrClosed = errors.New("tta: code execution closed")
+
+	// ErrCodeFailed is returned by CodeExecutionPrimitive and Session, with
+	// WithCodeErrorsAsErrors, when the code ran and raised an error. The error
+	// is the *ExecutionError of the output; it is never retried.
+	ErrCodeFailed = errors.New("tta: code raised an error")
+
+	// ErrCodeTimeout is returned by CodeExecutionPrimitive and Session when the
+	// code ran longer than CodeInput.Timeout. It also matches
+	// context.DeadlineExceeded and is never retried: the code had started.
+	ErrCodeTimeout = errors.New("tta: code timeout")
+
+	// ErrNoProvider is returned by NewCodeExecution when no provider was given
+	// and none is configured in the environment (E2B_API_KEY is not set).
+	ErrNoProvider = errors.New("tta: no sandbox provider")
 )

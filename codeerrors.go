@@ -1,0 +1,154 @@
+package tta
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// TemplateNotReadyError is returned, wrapped in nothing, when a sandbox's code
+// interpreter did not answer within the template's init window. It names the
+// template, the interpreter's port, how long the primitive waited and how many
+// probes it made:
+//
+//	tta: template tta-ml-minimal (3xmp0rmfztawhlpysu4v) not ready: code interpreter port 49999 not open after 1m59s and 28 probes (init window 2m0s) in sandbox sbx-2: <last probe error>
+//
+// It matches ErrTemplateNotReady with errors.Is, unwraps to the last probe's
+// error, and reports Transient() false, so Retry does not try again: a template
+// that did not start in its window will not start on the next attempt either.
+// Fallback to another template (see WithPackages) is the remedy.
+//
+// A TemplateNotReadyError is not modified after it is returned and is safe to
+// read from multiple goroutines.
+type TemplateNotReadyError struct {
+	// Template names the template as Template.String does.
+	Template string
+	// SandboxID is the sandbox that did not become ready. It has been killed.
+	SandboxID string
+	// Port is the interpreter port that stayed closed (InterpreterPort).
+	Port int
+	// Window is the init window that closed.
+	Window time.Duration
+	// Waited is the time from the end of Create until the wait gave up: the
+	// window, or a little less when the next probe would have come after it.
+	Waited time.Duration
+	// Probes is the number of probes made.
+	Probes int
+	// Last is the last probe's error; nil if the window closed before any
+	// probe answered.
+	Last error
+}
+
+// Error describes the failure; see the type's documentation.
+func (e *TemplateNotReadyError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tta: template %s not ready: code interpreter port %d not open after %v and %d probe",
+		e.Template, e.Port, roundDuration(e.Waited), e.Probes)
+	if e.Probes != 1 {
+		b.WriteString("s")
+	}
+	fmt.Fprintf(&b, " (init window %v)", e.Window)
+	if e.SandboxID != "" {
+		b.WriteString(" in sandbox " + e.SandboxID)
+	}
+	if e.Last != nil {
+		b.WriteString(": " + e.Last.Error())
+	}
+	return b.String()
+}
+
+// Is reports whether target is ErrTemplateNotReady.
+func (e *TemplateNotReadyError) Is(target error) bool { return target == ErrTemplateNotReady }
+
+// Unwrap returns Last.
+func (e *TemplateNotReadyError) Unwrap() error { return e.Last }
+
+// Transient reports false: Retry does not retry a template that did not start.
+func (e *TemplateNotReadyError) Transient() bool { return false }
+
+// SandboxError is returned by CodeExecutionPrimitive and Session when a sandbox
+// operation failed: creating the sandbox, waiting for it (other than the init
+// window closing, which is a *TemplateNotReadyError), uploading files,
+// installing packages, creating an interpreter context, extending its timeout
+// or running the code.
+//
+// Whether Retry may try again follows from Started: when the code may have
+// started running, the error comes wrapped by Permanent (errors.As still finds
+// the *SandboxError), because running it twice could repeat its side effects.
+// Otherwise the cause decides: the provider's transient errors (Transient()
+// true: port not open, connection refused, rate limited) are retried, and its
+// terminal ones (Transient() false: sandbox gone, unauthorized) are not.
+//
+// A SandboxError is not modified after it is returned and is safe to read from
+// multiple goroutines.
+type SandboxError struct {
+	// Op is the operation that failed: "create", "wait", "upload", "install",
+	// "context", "extend", "run" or "kill".
+	Op string
+	// SandboxID is the sandbox's ID; empty when Create failed.
+	SandboxID string
+	// Template names the template as Template.String does.
+	Template string
+	// Started reports whether the code may have started running.
+	Started bool
+	// Err is the cause.
+	Err error
+}
+
+// Error returns "tta: <op> in sandbox <id> (template <t>): <cause>".
+func (e *SandboxError) Error() string {
+	var b strings.Builder
+	b.WriteString("tta: " + e.Op)
+	if e.SandboxID != "" {
+		b.WriteString(" in sandbox " + e.SandboxID)
+	}
+	if e.Template != "" {
+		b.WriteString(" (template " + e.Template + ")")
+	}
+	b.WriteString(": " + errString(e.Err))
+	return b.String()
+}
+
+// Unwrap returns Err.
+func (e *SandboxError) Unwrap() error { return e.Err }
+
+// ExecutionError is the error raised by the user's code: the exception's name,
+// value and traceback, as the interpreter reported them. It is a result, set in
+// CodeOutput.Error, not a Go error returned by Execute, unless
+// WithCodeErrorsAsErrors was given; then Execute also returns it, and it
+// matches ErrCodeFailed and reports Transient() false, so Retry never runs
+// failing code again.
+//
+// An ExecutionError is a plain value, not modified by the library after it is
+// returned, and safe to read from multiple goroutines.
+type ExecutionError struct {
+	// Name is the error's type, such as "ZeroDivisionError".
+	Name string
+	// Value is the error's message, such as "division by zero".
+	Value string
+	// Traceback is the interpreter's traceback, possibly with terminal colour
+	// codes as the interpreter sends them.
+	Traceback string
+}
+
+// Error returns "tta: code raised <Name>: <Value>".
+func (e *ExecutionError) Error() string {
+	if e.Value == "" {
+		return "tta: code raised " + e.Name
+	}
+	return "tta: code raised " + e.Name + ": " + e.Value
+}
+
+// Is reports whether target is ErrCodeFailed.
+func (e *ExecutionError) Is(target error) bool { return target == ErrCodeFailed }
+
+// Transient reports false: failing code fails again.
+func (e *ExecutionError) Transient() bool { return false }
+
+// isTransient reports whether err says, through a Transient() bool method
+// anywhere in its chain, that it is transient. Errors that say nothing are not.
+func isTransient(err error) bool {
+	t, ok := errors.AsType[transientError](err)
+	return ok && t.Transient()
+}

@@ -1,0 +1,200 @@
+package tta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Session is stateful, notebook-like code execution: every call runs in the
+// same sandbox and, per language, the same interpreter context, so variables,
+// imports and files persist from one call to the next. A Session is a
+// Primitive[CodeInput, CodeOutput], so it composes like any other.
+//
+// The sandbox's timeout is extended while the session is used: each call
+// made more than an eighth of the sandbox timeout (WithSandboxTimeout) after
+// the last extension extends it again. A session left unused for longer than
+// the sandbox timeout expires; its calls then fail with an error matching
+// ErrSandboxGone, on every later call too. A Session never starts over in a
+// new sandbox silently, since the state its caller relies on would be lost.
+//
+// Errors follow CodeExecutionPrimitive's rules. A transient error before the
+// code started leaves the session usable, so Retry(session) is safe: it never
+// runs code twice.
+//
+// Close kills the sandbox; closing the CodeExecutionPrimitive that made the
+// session kills it too. A call that panics (an output callback did) kills the
+// sandbox before the panic goes on, and the session then fails with
+// ErrSandboxGone. A Session is safe for concurrent use; its calls run
+// one at a time, in the order they acquire it, and Close interrupts the call
+// in flight.
+type Session struct {
+	p *CodeExecutionPrimitive
+	l *lease
+
+	closing context.Context         // done once Close starts
+	cancel  context.CancelCauseFunc // cancels closing
+
+	turn     chan struct{}     // holds a token while a call runs; guards contexts
+	contexts map[string]string // interpreter context ID by language
+
+	mu     sync.Mutex // protects closed and gone
+	closed bool
+	gone   error // the error that showed the sandbox gone
+}
+
+// NewSession starts a session: a ready sandbox (from the warm pool when there
+// is one), with the packages of WithPackages installed. It fails as Execute
+// fails before running code, with the sandbox killed.
+func (p *CodeExecutionPrimitive) NewSession(ctx context.Context) (*Session, error) {
+	ctx, done, err := p.begin(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	l, err := p.acquire(ctx)
+	p.refill()
+	if err != nil {
+		return nil, p.explain(ctx, err)
+	}
+	s := &Session{p: p, l: l, turn: make(chan struct{}, 1), contexts: make(map[string]string)}
+	s.closing, s.cancel = context.WithCancelCause(context.Background())
+	return s, nil
+}
+
+// SandboxID returns the ID of the session's sandbox.
+func (s *Session) SandboxID() string { return s.l.sb.ID() }
+
+// String names the session in messages: "session <sandbox ID> on <template>".
+func (s *Session) String() string {
+	return "session " + s.l.sb.ID() + " on " + s.l.template
+}
+
+// Execute runs in.Code in the session's sandbox, after installing those of
+// in.Packages it does not have yet and writing in.Files. CodeOutput.Startup
+// is the time spent on those and on extending the sandbox's timeout.
+func (s *Session) Execute(ctx context.Context, in CodeInput) (CodeOutput, error) {
+	out := CodeOutput{SandboxID: s.l.sb.ID(), Template: s.l.template, Path: s.p.path(in)}
+	if err := in.validate(); err != nil {
+		return out, Permanent(err)
+	}
+	if err := s.unusable(); err != nil {
+		return out, err
+	}
+	select { // a channel rather than a mutex: waiting callers honour ctx
+	case s.turn <- struct{}{}:
+		defer func() { <-s.turn }()
+	case <-ctx.Done():
+		return out, context.Cause(ctx)
+	}
+	if err := s.unusable(); err != nil {
+		return out, err
+	}
+	ctx, done, err := s.p.begin(ctx, s.closing)
+	if err != nil {
+		return out, err
+	}
+	defer done()
+	unwinding := true // still true in the deferred call only if the call panics
+	defer func() {
+		if unwinding {
+			s.abandon(ctx)
+		}
+	}()
+
+	start := time.Now()
+	if err := s.extend(ctx); err != nil {
+		return out, s.explain(ctx, err)
+	}
+	lang := in.language()
+	cid, ok := s.contexts[lang]
+	if !ok {
+		cid, err = s.l.sb.CreateContext(ctx, lang)
+		if err != nil {
+			serr := &SandboxError{Op: "context", SandboxID: s.l.sb.ID(), Template: s.l.template, Err: err}
+			if ctx.Err() == nil && !isTransient(err) {
+				return out, s.explain(ctx, Permanent(serr))
+			}
+			return out, s.explain(ctx, serr)
+		}
+		s.contexts[lang] = cid
+	}
+	out, err = s.p.run(ctx, s.l, in, cid, start)
+	unwinding = false
+	return out, s.explain(ctx, err)
+}
+
+// abandon kills the sandbox of a session whose call is panicking, so that a
+// crashing program leaves nothing running; later calls fail with
+// ErrSandboxGone.
+func (s *Session) abandon(ctx context.Context) {
+	s.mu.Lock()
+	if s.gone == nil {
+		s.gone = Permanent(fmt.Errorf("tta: session %s: %w: killed when a call panicked", s.l.sb.ID(), ErrSandboxGone))
+	}
+	s.mu.Unlock()
+	_ = s.p.killLease(ctx, s.l)
+}
+
+// extend extends the sandbox's timeout when an eighth of it has passed since
+// the last extension.
+func (s *Session) extend(ctx context.Context) error {
+	d := s.p.cfg.sandboxTimeout
+	now := time.Now()
+	if now.Sub(s.l.extended) < d/8 {
+		return nil
+	}
+	if err := s.l.sb.SetTimeout(ctx, d); err != nil {
+		serr := &SandboxError{Op: "extend", SandboxID: s.l.sb.ID(), Template: s.l.template, Err: err}
+		if ctx.Err() == nil && !isTransient(err) {
+			return Permanent(serr)
+		}
+		return serr
+	}
+	s.l.extended = now
+	return nil
+}
+
+// unusable returns the error for a call on a closed session or one whose
+// sandbox is gone, or nil.
+func (s *Session) unusable() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return Permanent(fmt.Errorf("%w: session %s", ErrClosed, s.l.sb.ID()))
+	case s.gone != nil:
+		return s.gone
+	}
+	return nil
+}
+
+// explain records a gone sandbox and reports interrupted calls as ErrClosed.
+func (s *Session) explain(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	err = s.p.explain(ctx, err)
+	if errors.Is(err, ErrSandboxGone) && !errors.Is(err, ErrClosed) {
+		s.mu.Lock()
+		if s.gone == nil {
+			s.gone = Permanent(fmt.Errorf("tta: session %s: %w", s.l.sb.ID(), err))
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// Close kills the session's sandbox, interrupting a call in flight, and waits
+// for the kill. It returns the kill's error, if it failed (the primitive's
+// Close then tries again). Calls after Close fail with ErrClosed. Close is
+// idempotent.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel(ErrClosed)
+	return s.p.killLease(context.Background(), s.l)
+}
