@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -102,9 +101,11 @@ type CreateOptions struct {
 	Metadata map[string]string
 	// EnvVars are set for code and commands run in the sandbox.
 	EnvVars map[string]string
-	// Secure makes envd and the interpreter require the access token E2B returns
-	// on creation; the Sandbox sends it as X-Access-Token. The official SDKs 2.x
-	// default it to true.
+	// Secure makes envd require the access token E2B returns on creation (the
+	// code interpreter does not check it); the Sandbox sends it as
+	// X-Access-Token. Create uses POST /sandboxes, where this field decides;
+	// the official SDKs 2.x create through POST /v2/sandboxes, where every
+	// sandbox is secured.
 	Secure bool
 	// AllowInternetAccess, when not nil, allows or denies the sandbox's outbound
 	// internet access; nil leaves E2B's default (allowed).
@@ -244,8 +245,9 @@ type ListPage struct {
 }
 
 // List returns one page of sandboxes (GET /v2/sandboxes). The metadata filter
-// is sent as one url-encoded "k=v&k2=v2" query value, states as one
-// comma-separated value, and the next page's token comes from X-Next-Token.
+// is encoded exactly as the official SDKs encode it (see encodeMetadata),
+// states are sent as one comma-separated value, and the next page's token
+// comes from X-Next-Token.
 func (c *Client) List(ctx context.Context, opts ListOptions) (*ListPage, error) {
 	const op = "list sandboxes"
 	if opts.Limit < 0 {
@@ -280,19 +282,25 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*ListPage, error) 
 	return page, nil
 }
 
-// encodeMetadata renders a metadata filter as "k=v&k2=v2", keys sorted, each
-// key and value url-encoded, as the official SDKs do.
+// encodeMetadata renders a metadata filter as the value of the metadata query
+// parameter, as E2B's SDKs do: each key and value is escaped like JavaScript's
+// encodeURIComponent, and the pairs are serialised as a query string
+// ("k=v&k2=v2", escaping them once more), which the query's own encoding then
+// escapes a third time. E2B's API undoes it in that order: it unescapes the
+// parameter's value as a whole, splits it into pairs, and unescapes each key
+// and value. Keys are sorted.
 func encodeMetadata(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	pairs := make(url.Values, len(m))
+	for k, v := range m {
+		pairs.Set(encodeURIComponent(k), encodeURIComponent(v))
 	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = url.QueryEscape(k) + "=" + url.QueryEscape(m[k])
-	}
-	return strings.Join(parts, "&")
+	return pairs.Encode()
+}
+
+// encodeURIComponent escapes s as JavaScript's encodeURIComponent does, up to
+// the characters !*'() it leaves alone, which decode the same either way.
+func encodeURIComponent(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
 // Kill kills a sandbox (DELETE /sandboxes/{id}). It reports killed == false

@@ -184,14 +184,27 @@ func TestListSendsFiltersAndReadsTheNextToken(t *testing.T) {
 	got := rec.only(t)
 	assert.Equal(t, http.MethodGet, got.Method)
 	assert.Equal(t, "/v2/sandboxes", got.Path)
-	assert.Equal(t, "limit=10&metadata=app%3Dp%2526q%26user%3Da%2Bb&nextToken=page-1&state=running%2Cpaused", got.RawQuery)
+	assert.Equal(t, "limit=10&metadata=app%3Dp%252526q%26user%3Da%252520b&nextToken=page-1&state=running%2Cpaused", got.RawQuery,
+		"keys and values escaped three times, as E2B's SDKs do")
 	q, err := url.ParseQuery(got.RawQuery)
 	require.NoError(t, err)
-	assert.Equal(t, "app=p%26q&user=a+b", q.Get("metadata"), "one value holding the url-encoded pairs")
-	inner, err := url.ParseQuery(q.Get("metadata"))
+	assert.Equal(t, "app=p%2526q&user=a%2520b", q.Get("metadata"), "one value holding the pairs")
+	// E2B's API unescapes the value as a whole, then each key and value.
+	pairs, err := url.QueryUnescape(q.Get("metadata"))
+	require.NoError(t, err)
+	inner, err := url.ParseQuery(pairs)
 	require.NoError(t, err)
 	assert.Equal(t, url.Values{"app": {"p&q"}, "user": {"a b"}}, inner)
 	assert.Equal(t, "running,paused", q.Get("state"))
+}
+
+func TestListEncodesMetadataLikeTheSDK(t *testing.T) {
+	rec := &recorder{status: http.StatusOK, body: `[]`}
+	c := newTestClient(t, rec)
+	_, err := c.List(context.Background(), ListOptions{Metadata: map[string]string{"tta-conformance": "a b/c"}})
+	require.NoError(t, err)
+	// The bytes E2B's JS SDK 2.51 sends for this filter (conformance/js/WIRE.md).
+	assert.Equal(t, "metadata=tta-conformance%3Da%252520b%25252Fc", rec.only(t).RawQuery)
 }
 
 func TestListWithoutOptionsSendsNoQuery(t *testing.T) {

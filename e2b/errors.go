@@ -361,7 +361,11 @@ func transientTransport(err error) bool {
 		errors.Is(err, syscall.EHOSTUNREACH),
 		errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, io.EOF):
+		errors.Is(err, io.EOF),
+		// The transport closed the connection under a request it was still
+		// writing, because the peer reset it: the caller's context is not done
+		// (requestFailure reports that first), so the connection broke.
+		errors.Is(err, net.ErrClosed):
 		return true
 	}
 	var dnsErr *net.DNSError

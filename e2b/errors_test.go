@@ -176,6 +176,7 @@ func TestTransientClassification(t *testing.T) {
 		{"connection refused", &TransportError{Err: syscall.ECONNREFUSED}, true},
 		{"connection reset", &TransportError{Err: &net.OpError{Op: "read", Err: syscall.ECONNRESET}}, true},
 		{"unexpected EOF", &TransportError{Err: io.ErrUnexpectedEOF}, true},
+		{"closed under a request being written", &TransportError{Err: &net.OpError{Op: "write", Err: net.ErrClosed}}, true},
 		{"request timeout", &TransportError{Err: ErrRequestTimeout}, true},
 		{"temporary DNS", &TransportError{Err: &net.DNSError{IsTemporary: true}}, true},
 		{"unknown host", &TransportError{Err: &net.DNSError{IsNotFound: true}}, false},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -28,8 +29,26 @@ type lineReader struct {
 	buf []byte // reused across lines
 }
 
+// readerSize is the size of a lineReader's read buffer: large, so that lines
+// of megabytes are read in few calls.
+const readerSize = 64 << 10
+
+// readers recycles lineReaders' read buffers. Allocating and clearing 64 KiB
+// for every execution cost more than everything else RunCode does.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerSize) }}
+
+// newLineReader reads lines from r; release returns its buffer.
 func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &lineReader{r: br}
+}
+
+// release gives the read buffer back for reuse; lr must not be used again.
+func (lr *lineReader) release() {
+	lr.r.Reset(nil)
+	readers.Put(lr.r)
+	lr.r = nil
 }
 
 // next returns the next line without its line ending, valid until the next
@@ -78,6 +97,7 @@ func decodeExecution(r io.Reader, h executionHandlers, red redactor) (*Execution
 	const op = "run code"
 	exec := &Execution{Results: []Result{}}
 	lr := newLineReader(r)
+	defer lr.release()
 	for n := 1; ; n++ {
 		line, err := lr.next()
 		if err != nil {

@@ -42,8 +42,8 @@ func (s *Server) controlPlaneHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.Handle("POST /sandboxes", s.authed(s.handleCreate))
-	mux.Handle("POST /v2/sandboxes", s.authed(s.handleCreate))
+	mux.Handle("POST /sandboxes", s.authed(s.createHandler(false)))
+	mux.Handle("POST /v2/sandboxes", s.authed(s.createHandler(true)))
 	mux.Handle("GET /sandboxes", s.authed(s.handleListV1))
 	mux.Handle("GET /v2/sandboxes", s.authed(s.handleListV2))
 	mux.Handle("GET /sandboxes/{id}", s.authed(s.handleGet))
@@ -118,7 +118,15 @@ func seconds(t int32) time.Duration {
 	return time.Duration(t) * time.Second
 }
 
-func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+// createHandler answers a create call. Sandboxes created through
+// /v2/sandboxes are always secured, as E2B's API documents (its SDKs no longer
+// send "secure"); those created through /sandboxes are secured when the body
+// says "secure": true.
+func (s *Server) createHandler(alwaysSecure bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.handleCreate(w, r, alwaysSecure) }
+}
+
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, alwaysSecure bool) {
 	var body createBody
 	if err := decodeBody(r, &body); err != nil {
 		if s.applyFaults(w, r, callInfo{op: OpCreate}) {
@@ -158,7 +166,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 
 	id := "i" + randomID(20)
 	token := ""
-	if body.Secure != nil && *body.Secure {
+	if alwaysSecure || (body.Secure != nil && *body.Secure) {
 		token = randomToken(16)
 	}
 	inst, err := s.runtime.Start(r.Context(), SandboxSpec{
@@ -291,16 +299,17 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// E2B's SDKs send {} when the caller names no timeout: a running sandbox
+	// then keeps its end time, a paused one resumes for the default timeout.
 	var body timeoutBody
-	if err := decodeBody(r, &body); err != nil {
+	if err := decodeBody(r, &body); err != nil && !errors.Is(err, errEmptyBody) {
 		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
 		return
 	}
-	if body.Timeout == nil {
-		writeError(w, http.StatusBadRequest, `Error when parsing request: property "timeout" is missing`)
-		return
+	timeout := defaultSandboxTimeout
+	if body.Timeout != nil {
+		timeout = seconds(*body.Timeout)
 	}
-	timeout := seconds(*body.Timeout)
 	if timeout > maxSandboxTimeout {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Timeout cannot be greater than %d hours", int(maxSandboxTimeout/time.Hour)))
 		return
@@ -314,7 +323,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	if sb.state == e2b.StateRunning {
 		// A running sandbox's TTL is only ever extended by connect.
-		if now := time.Now(); now.Add(timeout).After(sb.endAt) {
+		if now := time.Now(); body.Timeout != nil && now.Add(timeout).After(sb.endAt) {
 			s.armTimerLocked(sb, timeout, now)
 		}
 		resp := s.created(sb)
@@ -410,14 +419,23 @@ func (s *Server) listedLocked(sb *sandbox) e2b.SandboxDetail {
 	return d
 }
 
-// parseMetadataFilter reads the metadata query parameter: "k=v&k2=v2", each key
-// and value URL-encoded.
+// parseMetadataFilter reads the metadata query parameter as E2B's API does:
+// the parameter's value is unescaped once more as a whole, then split into
+// "k=v" pairs on "&", and each key and value is unescaped. E2B's SDKs escape
+// each key and value, serialise the pairs as a query string (escaping them
+// again) and send that as the parameter: {"k": "a b/c"} travels as
+// ?metadata=k%3Da%252520b%25252Fc. A filter escaped only once (k%3Da) reads
+// the same when its keys and values have no "%" or "+".
 func parseMetadataFilter(r *http.Request) (map[string]string, error) {
 	raw := r.URL.Query().Get("metadata")
 	if raw == "" {
 		return nil, nil
 	}
-	q, err := url.ParseQuery(raw)
+	pairs, err := url.QueryUnescape(raw)
+	if err != nil {
+		return nil, err
+	}
+	q, err := url.ParseQuery(pairs)
 	if err != nil {
 		return nil, err
 	}

@@ -18,11 +18,12 @@ func TestCreate(t *testing.T) {
 	tests := []struct {
 		name, path, template string
 		wantID, wantAlias    string
+		wantToken            bool
 	}{
-		{"v1 by alias", "/sandboxes", "code-interpreter-v1", CodeInterpreterTemplateID, "code-interpreter-v1"},
-		{"v2 by alias", "/v2/sandboxes?source=js-sdk", "code-interpreter-v1", CodeInterpreterTemplateID, "code-interpreter-v1"},
-		{"by ID", "/sandboxes", CodeInterpreterTemplateID, CodeInterpreterTemplateID, "code-interpreter-v1"},
-		{"by alias with tag", "/sandboxes", "base:default", BaseTemplateID, "base"},
+		{"v1 by alias", "/sandboxes", "code-interpreter-v1", CodeInterpreterTemplateID, "code-interpreter-v1", false},
+		{"v2 by alias", "/v2/sandboxes?source=js-sdk", "code-interpreter-v1", CodeInterpreterTemplateID, "code-interpreter-v1", true},
+		{"by ID", "/sandboxes", CodeInterpreterTemplateID, CodeInterpreterTemplateID, "code-interpreter-v1", false},
+		{"by alias with tag", "/sandboxes", "base:default", BaseTemplateID, "base", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,7 +43,11 @@ func TestCreate(t *testing.T) {
 			domain, present := raw["domain"]
 			assert.True(t, present, "domain is sent as null")
 			assert.Nil(t, domain)
-			assert.NotContains(t, raw, "envdAccessToken")
+			if tt.wantToken {
+				assert.Regexp(t, `^[0-9a-f]{32}$`, raw["envdAccessToken"], "v2 sandboxes are always secured")
+			} else {
+				assert.NotContains(t, raw, "envdAccessToken")
+			}
 			require.Len(t, e.srv.Sandboxes(), 1)
 		})
 	}

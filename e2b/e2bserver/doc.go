@@ -20,13 +20,23 @@
 //
 // Control-plane calls need X-API-Key (401 otherwise). Sandbox traffic goes to
 // envd on port 49983 (GET /health, GET/POST /files, the Connect services
-// process.Process and filesystem.Filesystem in JSON and binary codecs) or to
-// the interpreter on port 49999 (GET /health, POST /execute streaming NDJSON
-// with keepalives every 5 s, /contexts). A sandbox created with secure: true
-// requires its envdAccessToken in X-Access-Token. Error bodies and status
-// codes are E2B's: 502 {"sandboxId","message":"The sandbox was not found",
-// "code":502} for a sandbox that is gone, 502 {..., "message":"The sandbox is
-// running but port is not open","port":49999,...} for a port nobody listens on.
+// process.Process and filesystem.Filesystem in JSON and binary codecs; server
+// streams are never compressed) or to the interpreter on port 49999 (GET
+// /health, POST /execute streaming NDJSON with keepalives every 5 s,
+// /contexts).
+//
+// A sandbox created through /v2/sandboxes (always secured, as in E2B, whose
+// SDKs no longer send "secure") or through /sandboxes with secure: true gets an
+// envdAccessToken, which envd then requires in X-Access-Token. The interpreter
+// does not check it, as in E2B: the SDKs send it on /execute but not on
+// /contexts.
+//
+// Error bodies and status codes are E2B's. Every control-plane error, 404
+// included, is JSON {"code","message"}: the SDKs read the code from the body
+// (kill reports "already gone" only for "code":404). The proxy answers 502
+// {"sandboxId","message":"The sandbox was not found","code":502} for a sandbox
+// that is gone and 502 {..., "message":"The sandbox is running but port is not
+// open","port":49999,...} for a port nobody listens on.
 //
 // # Runtimes
 //

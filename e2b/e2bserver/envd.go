@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"path"
 	"strings"
+
+	"connectrpc.com/connect"
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem/filesystemconnect"
@@ -33,8 +36,31 @@ func (s *Server) envdHandler() http.Handler {
 	mux.HandleFunc("POST /files", s.handleUpload)
 	mux.Handle(processconnect.NewProcessHandler(&processService{}))
 	mux.Handle(filesystemconnect.NewFilesystemHandler(&filesystemService{}))
+	// Server streams are never compressed. E2B's JS SDK sends no
+	// Connect-Accept-Encoding and rejects compressed envelopes, and a client
+	// that does ask for gzip (connect-go's does) still reads plain ones. Unary
+	// answers stay gzip when the client asks with Accept-Encoding.
+	_, stream := processconnect.NewProcessHandler(&processService{}, connect.WithCompressMinBytes(math.MaxInt))
+	mux.Handle(processconnect.ProcessStartProcedure, plainStream(stream))
 	return mux
 }
+
+// plainStream drops a streaming call's Connect-Accept-Encoding, so that the
+// answer does not announce a compression its envelopes never use.
+func plainStream(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(headerConnectAcceptEncoding) != "" {
+			r = r.WithContext(r.Context())
+			r.Header = r.Header.Clone()
+			r.Header.Del(headerConnectAcceptEncoding)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// headerConnectAcceptEncoding is how a Connect streaming client offers the
+// compressions it accepts for the answer's envelopes.
+const headerConnectAcceptEncoding = "Connect-Accept-Encoding"
 
 // lookupUser validates a username as envd does ("" is the default user).
 func lookupUser(name string) (string, error) {

@@ -84,6 +84,7 @@ func sandboxOp(port int, r *http.Request) Op {
 // serveSandbox answers a request for port of sandbox id, as E2B's proxy and the
 // services behind it do.
 func (s *Server) serveSandbox(w http.ResponseWriter, r *http.Request, id string, port int) {
+	r = withCleanPath(r)
 	sb, sctx, ok := s.liveSandbox(id)
 	if !ok {
 		writeProxyError(w, id, 0)
@@ -110,7 +111,7 @@ func (s *Server) serveSandbox(w http.ResponseWriter, r *http.Request, id string,
 		writeProxyError(w, id, port)
 		return
 	}
-	if sb.accessToken != "" && !s.accessAllowed(w, r, sb, port) {
+	if port == e2b.EnvdPort && sb.accessToken != "" && !envdAccessAllowed(w, r, sb) {
 		return
 	}
 
@@ -122,27 +123,41 @@ func (s *Server) serveSandbox(w http.ResponseWriter, r *http.Request, id string,
 	h.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// accessAllowed checks X-Access-Token on a secured sandbox and answers 401 as
-// envd and the interpreter do when it is wrong. Health checks are open; envd's
+// envdAccessAllowed checks X-Access-Token on a secured sandbox's envd and
+// answers 401 as envd does when it is missing or wrong. GET /health is open;
 // /files checks the token itself (it also accepts signed URLs).
-func (s *Server) accessAllowed(w http.ResponseWriter, r *http.Request, sb *sandbox, port int) bool {
-	if r.Method == http.MethodGet && r.URL.Path == "/health" {
-		return true
-	}
-	if port == e2b.EnvdPort && r.URL.Path == "/files" {
+//
+// Only envd checks the token. E2B's proxy does not, and neither does the code
+// interpreter: E2B's official SDKs send X-Access-Token to port 49999 on
+// /execute but not on /contexts, so a check there would break contexts on
+// every secured sandbox.
+func envdAccessAllowed(w http.ResponseWriter, r *http.Request, sb *sandbox) bool {
+	if r.URL.Path == "/files" || (r.Method == http.MethodGet && r.URL.Path == "/health") {
 		return true
 	}
 	if tokenMatches(r.Header.Get(e2b.HeaderAccessToken), sb.accessToken) {
 		return true
 	}
-	if port == e2b.InterpreterPort {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte("Unauthorized"))
-		return false
-	}
 	writeError(w, http.StatusUnauthorized, msgEnvdUnauthorized)
 	return false
+}
+
+// withCleanPath collapses repeated slashes in a sandbox request's path. E2B's
+// code-interpreter SDK appends "/execute" to E2B_SANDBOX_URL verbatim, so a
+// base URL ending in "/" asks for "//execute"; net/http's ServeMux would
+// answer that with a redirect, which turns the POST into a GET.
+func withCleanPath(r *http.Request) *http.Request {
+	if !strings.Contains(r.URL.Path, "//") {
+		return r
+	}
+	u := *r.URL
+	for strings.Contains(u.Path, "//") {
+		u.Path = strings.ReplaceAll(u.Path, "//", "/")
+	}
+	u.RawPath = ""
+	r = r.WithContext(r.Context()) // a shallow copy: the caller's request is not changed
+	r.URL = &u
+	return r
 }
 
 func tokenMatches(got, want string) bool {

@@ -23,7 +23,7 @@ type sandbox struct {
 	seq           uint64
 	template      Template
 	inst          Instance
-	accessToken   string // "" unless created with secure: true
+	accessToken   string // "" unless secured (v2 create, or v1 with secure: true)
 	metadata      map[string]string
 	allowInternet *bool
 	startedAt     time.Time
