@@ -11,8 +11,10 @@ require (
 )
 
 require (
+	connectrpc.com/connect v1.21.1 // indirect
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/tta-dev/tta => ..
