@@ -301,17 +301,8 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	// E2B's SDKs send {} when the caller names no timeout: a running sandbox
 	// then keeps its end time, a paused one resumes for the default timeout.
-	var body timeoutBody
-	if err := decodeBody(r, &body); err != nil && !errors.Is(err, errEmptyBody) {
-		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
-		return
-	}
-	timeout := defaultSandboxTimeout
-	if body.Timeout != nil {
-		timeout = seconds(*body.Timeout)
-	}
-	if timeout > maxSandboxTimeout {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("Timeout cannot be greater than %d hours", int(maxSandboxTimeout/time.Hour)))
+	body, timeout, ok := resumeTimeout(w, r)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -373,17 +364,8 @@ func (s *Server) handleResume(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var body timeoutBody // optional: an empty body takes the defaults
-	if err := decodeBody(r, &body); err != nil && !errors.Is(err, errEmptyBody) {
-		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
-		return
-	}
-	timeout := defaultSandboxTimeout
-	if body.Timeout != nil {
-		timeout = seconds(*body.Timeout)
-	}
-	if timeout > maxSandboxTimeout {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("Timeout cannot be greater than %d hours", int(maxSandboxTimeout/time.Hour)))
+	body, timeout, ok := resumeTimeout(w, r) // optional body: empty takes the defaults
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -588,4 +570,24 @@ func decodeNextToken(tok string) (uint64, error) {
 		return 0, errors.New("malformed cursor")
 	}
 	return n, nil
+}
+
+// resumeTimeout reads the optional {"timeout": seconds} body of connect and
+// resume: no timeout means defaultSandboxTimeout. It answers 400 itself and
+// reports false for a malformed body or a timeout above maxSandboxTimeout.
+func resumeTimeout(w http.ResponseWriter, r *http.Request) (timeoutBody, time.Duration, bool) {
+	var body timeoutBody
+	if err := decodeBody(r, &body); err != nil && !errors.Is(err, errEmptyBody) {
+		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
+		return body, 0, false
+	}
+	timeout := defaultSandboxTimeout
+	if body.Timeout != nil {
+		timeout = seconds(*body.Timeout)
+	}
+	if timeout > maxSandboxTimeout {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Timeout cannot be greater than %d hours", int(maxSandboxTimeout/time.Hour)))
+		return body, 0, false
+	}
+	return body, timeout, true
 }

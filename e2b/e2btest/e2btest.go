@@ -65,28 +65,10 @@ func (e *Env) ClientOptions() []e2b.Option {
 // idle connections. It fails the test if the server cannot be built.
 func Start(t testing.TB, opts ...e2bserver.Option) *Env {
 	t.Helper()
-	key := generateKey(t)
-	srv, err := e2bserver.New(append([]e2bserver.Option{e2bserver.WithAPIKey(key)}, opts...)...)
-	if err != nil {
-		t.Fatalf("e2btest: %v", err)
-	}
-	ts := httptest.NewServer(srv)
-	env := &Env{Server: srv, APIKey: key, URL: ts.URL}
-	client, err := e2b.NewClient(env.ClientOptions()...)
-	if err != nil {
-		_ = srv.Close()
-		ts.Close()
-		t.Fatalf("e2btest: %v", err)
-	}
-	env.Client = client
-	t.Cleanup(func() {
-		client.CloseIdleConnections()
-		if err := srv.Close(); err != nil {
-			t.Errorf("e2btest: closing the server: %v", err)
-		}
-		ts.Close()
+	return start(t, opts, func(srv *e2bserver.Server) (string, *http.Client, func()) {
+		ts := httptest.NewServer(srv)
+		return ts.URL, nil, ts.Close
 	})
-	return env
 }
 
 // StartInMemory is Start over an in-memory network (see
@@ -94,15 +76,27 @@ func Start(t testing.TB, opts ...e2bserver.Option) *Env {
 // server inside a testing/synctest bubble. Call it from inside the bubble.
 func StartInMemory(t testing.TB, opts ...e2bserver.Option) *Env {
 	t.Helper()
+	return start(t, opts, func(srv *e2bserver.Server) (string, *http.Client, func()) {
+		return InMemoryURL, srv.InMemoryClient(), func() {}
+	})
+}
+
+// start builds the server, serves it with serve (which returns the base URL,
+// the HTTP client to reach it, nil for the default, and how to stop serving),
+// and makes a client for it.
+func start(t testing.TB, opts []e2bserver.Option, serve func(*e2bserver.Server) (string, *http.Client, func())) *Env {
+	t.Helper()
 	key := generateKey(t)
 	srv, err := e2bserver.New(append([]e2bserver.Option{e2bserver.WithAPIKey(key)}, opts...)...)
 	if err != nil {
 		t.Fatalf("e2btest: %v", err)
 	}
-	env := &Env{Server: srv, APIKey: key, URL: InMemoryURL, HTTPClient: srv.InMemoryClient()}
+	url, httpClient, stop := serve(srv)
+	env := &Env{Server: srv, APIKey: key, URL: url, HTTPClient: httpClient}
 	client, err := e2b.NewClient(env.ClientOptions()...)
 	if err != nil {
 		_ = srv.Close()
+		stop()
 		t.Fatalf("e2btest: %v", err)
 	}
 	env.Client = client
@@ -111,6 +105,7 @@ func StartInMemory(t testing.TB, opts ...e2bserver.Option) *Env {
 		if err := srv.Close(); err != nil {
 			t.Errorf("e2btest: closing the server: %v", err)
 		}
+		stop()
 	})
 	return env
 }
