@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tta-dev/tta/e2b"
+)
+
+// fiftySandboxes is how many sandboxes TestFiftySandboxes runs at once.
+const fiftySandboxes = 50
+
+// TestFiftySandboxes runs 50 sandboxes at the same time through `tta serve`
+// (in-process, over its loopback socket): each is created and runs Python,
+// all 50 are alive together, then all are killed concurrently. No call may
+// fail, and afterwards no sandbox process and no goroutine may be left. It
+// takes a few seconds (about 3.5 s under -race on 2 cores) and is skipped
+// with -short; -v prints its timings:
+//
+//	go test -race -run TestFiftySandboxes -v ./cmd/tta/
+func TestFiftySandboxes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping 50 concurrent sandboxes")
+	}
+	requirePython(t)
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc: cannot count sandbox processes")
+	}
+	root := t.TempDir()
+	s := startServe(t, "--addr", "127.0.0.1:0", "--root", root)
+	before := goleak.IgnoreCurrent()
+	client := s.client(t)
+	ctx := t.Context()
+
+	begin := time.Now()
+	sandboxes := make([]*e2b.Sandbox, fiftySandboxes)
+	took := make([]time.Duration, fiftySandboxes)
+	errs := make([]error, fiftySandboxes)
+	var wg sync.WaitGroup
+	for i := range fiftySandboxes {
+		wg.Go(func() {
+			start := time.Now()
+			sbx, err := client.Create(ctx, e2b.CreateOptions{Timeout: 2 * time.Minute})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			sandboxes[i] = sbx
+			exec, err := sbx.RunCode(ctx, fmt.Sprintf("import os\nn = %d\nn * n", i), e2b.RunCodeOptions{})
+			took[i] = time.Since(start)
+			switch {
+			case err != nil:
+				errs[i] = err
+			case exec.Error != nil:
+				errs[i] = fmt.Errorf("sandbox %d raised %s: %s", i, exec.Error.Name, exec.Error.Value)
+			case exec.Text() != strconv.Itoa(i*i):
+				errs[i] = fmt.Errorf("sandbox %d answered %q, want %d", i, exec.Text(), i*i)
+			}
+		})
+	}
+	wg.Wait()
+	wall := time.Since(begin)
+	require.NoError(t, errors.Join(errs...))
+	alive := descendants(t)
+	assert.GreaterOrEqual(t, alive, fiftySandboxes, "every sandbox has its Python kernel running")
+	slices.Sort(took)
+	t.Logf("%d sandboxes created and ran Python concurrently in %v (per sandbox: p50 %v, p95 %v, max %v); %d sandbox processes alive",
+		fiftySandboxes, wall.Round(time.Millisecond), took[len(took)/2].Round(time.Millisecond),
+		took[len(took)*95/100].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), alive)
+
+	begin = time.Now()
+	for i, sbx := range sandboxes {
+		wg.Go(func() {
+			killed, err := sbx.Kill(ctx)
+			if err == nil && !killed {
+				err = fmt.Errorf("sandbox %d was already gone", i)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	t.Logf("killed %d sandboxes concurrently in %v", fiftySandboxes, time.Since(begin).Round(time.Millisecond))
+	require.NoError(t, errors.Join(errs...))
+	client.CloseIdleConnections()
+
+	assert.Zero(t, descendants(t), "no sandbox process is left once every sandbox is killed")
+	assertNoSandboxDirs(t, root)
+	goleak.VerifyNone(t, before)
+
+	assert.Equal(t, exitOK, s.shutdown(t))
+	assert.Contains(t, s.stderr.String(), "killed 0 sandboxes")
+}
+
+// descendants counts the processes descending from this one.
+func descendants(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	parent := map[int]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+		fields := strings.Fields(rest)
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(fields[1]); err == nil {
+			parent[pid] = ppid
+		}
+	}
+	self, n := os.Getpid(), 0
+	for pid := range parent {
+		for p, hops := parent[pid], 0; p != 0 && hops < 64; p, hops = parent[p], hops+1 {
+			if p == self {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
