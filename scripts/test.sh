@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check: go vet, gofmt, generated code up to date, the race-enabled
-# tests of every module, and one iteration of every benchmark so that they keep
-# compiling and running. Works from a fresh clone with only Go installed; the
-# generated-code check also needs protoc and is skipped with a note without it.
+# tests of every module, one iteration of every benchmark so that they keep
+# compiling and running, and E2B's official JS SDKs against `tta serve`. Works
+# from a fresh clone with only Go installed: the generated-code check needs
+# protoc and the SDK conformance tests need node (they install their pinned npm
+# packages themselves); each is skipped with a note when its tool is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +38,6 @@ if [ -f bench/go.mod ]; then
   step "benchmarks compile and run (1 iteration each)"
   (cd bench && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null && echo ok)
 fi
+
+step "E2B's official JS SDKs against tta serve"
+scripts/conformance.sh
