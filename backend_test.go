@@ -2,6 +2,7 @@ package tta_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -27,6 +28,8 @@ type seedEnv interface {
 	// failRuns makes the next n runs fail with a transient error before the
 	// code starts.
 	failRuns(n int)
+	// failKills makes the next n kills fail with a transient error.
+	failKills(n int)
 	// live returns the IDs of the sandboxes the backend still runs.
 	live() []string
 	// close stops the backend. It must be called before the bubble ends.
@@ -62,6 +65,13 @@ func (e fakeEnv) failRuns(n int) {
 	}
 }
 
+func (e fakeEnv) failKills(n int) {
+	for i := range n {
+		e.p.Fail(ttatest.Fault{Op: ttatest.OpKill, Call: e.p.Calls(ttatest.OpKill) + i + 1,
+			Err: ttatest.Transient(errors.New("503 service unavailable"))})
+	}
+}
+
 func (e fakeEnv) live() []string {
 	var ids []string
 	for _, sb := range e.p.Leaked() {
@@ -71,19 +81,30 @@ func (e fakeEnv) live() []string {
 }
 
 // recorder wraps a backend's provider and records, whatever the backend, the
-// sandboxes created, the ones killed, and when each was probed.
+// sandboxes created, the ones code ran in, the ones killed, and when each was
+// probed. With killDelay set, every kill waits that long before it reaches
+// the backend.
 type recorder struct {
 	tta.Provider
 
-	mu      sync.Mutex // protects the fields below
-	created []string
-	killed  map[string]bool
-	probes  map[string][]time.Time
-	order   []string // "create sbx", "kill sbx", in order
+	mu        sync.Mutex // protects the fields below
+	created   []string
+	ran       []string // sandboxes RunCode was called on, in order, once each
+	killed    map[string]bool
+	probes    map[string][]time.Time
+	order     []string // "create sbx", "kill sbx", in order
+	killDelay time.Duration
 }
 
 func record(p tta.Provider) *recorder {
 	return &recorder{Provider: p, killed: map[string]bool{}, probes: map[string][]time.Time{}}
+}
+
+// slowKills makes every later kill wait d before it reaches the backend.
+func (r *recorder) slowKills(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.killDelay = d
 }
 
 func (r *recorder) Create(ctx context.Context, req tta.CreateRequest) (tta.Sandbox, error) {
@@ -102,6 +123,13 @@ func (r *recorder) createdIDs() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.created)
+}
+
+// ranIDs returns the sandboxes code was run in (successfully or not).
+func (r *recorder) ranIDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.ran)
 }
 
 func (r *recorder) killedIDs() []string {
@@ -138,6 +166,28 @@ func (r *recorder) assertAllKilled(t *testing.T, env seedEnv) {
 	}
 }
 
+// assertRanKilled checks that every sandbox code ran in was killed, as seen
+// by the client and by the backend; with a warm pool, the pool's sandboxes
+// stay alive until Close.
+func (r *recorder) assertRanKilled(t *testing.T, env seedEnv) {
+	t.Helper()
+	ran := r.ranIDs()
+	if len(ran) == 0 {
+		t.Errorf("no code ran")
+	}
+	live := env.live()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ran {
+		if !r.killed[id] {
+			t.Errorf("sandbox %s ran code and was not killed", id)
+		}
+		if slices.Contains(live, id) {
+			t.Errorf("backend still runs sandbox %s, which ran code", id)
+		}
+	}
+}
+
 type recordedSandbox struct {
 	tta.Sandbox
 	r *recorder
@@ -150,7 +200,26 @@ func (s *recordedSandbox) Probe(ctx context.Context) error {
 	return s.Sandbox.Probe(ctx)
 }
 
+func (s *recordedSandbox) RunCode(ctx context.Context, req tta.RunRequest) (tta.Execution, error) {
+	s.r.mu.Lock()
+	if !slices.Contains(s.r.ran, s.ID()) {
+		s.r.ran = append(s.r.ran, s.ID())
+	}
+	s.r.mu.Unlock()
+	return s.Sandbox.RunCode(ctx, req)
+}
+
 func (s *recordedSandbox) Kill(ctx context.Context) error {
+	s.r.mu.Lock()
+	d := s.r.killDelay
+	s.r.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	err := s.Sandbox.Kill(ctx)
 	if err == nil {
 		s.r.mu.Lock()

@@ -169,8 +169,19 @@ func WithInitWindow(d time.Duration) Option {
 // ahead of demand, so that Execute does not wait for them. Each is used by one
 // call and then killed, never reused; the pool refills in the background after
 // each use and is drained on Close. A pooled sandbox that failed to start is
-// not replaced until the next call. Idle pooled sandboxes cost what running
-// sandboxes cost. The default is 0, no pool. WithWarmPool panics if n < 0.
+// not replaced until the next call (or WaitWarm). Idle pooled sandboxes cost
+// what running sandboxes cost. The default is 0, no pool. WithWarmPool panics
+// if n < 0.
+//
+// With a pool, Execute does not wait for the kill of the sandbox it used
+// either: the kill runs in the background (retried, as every kill is), so a
+// pooled call costs about one run of the code. Close waits for every kill
+// still in flight, tries again those that failed and reports them, so a
+// primitive with a pool must be closed; the pool's idle sandboxes need Close
+// anyway. A call that panics (see CodeInput.OnStdout) kills its sandbox before
+// the panic goes on, pool or not. Without a pool, Execute kills the sandbox
+// before returning, so a primitive that is never closed leaves nothing behind
+// once its calls have returned.
 func WithWarmPool(n int) Option {
 	if n < 0 {
 		misuse("WithWarmPool", "size must be >= 0, got %d; use 0 for no pool", n)
@@ -250,12 +261,15 @@ type CodeExecutionPrimitive struct {
 	closing context.Context         // done once Close starts, with cause ErrClosed
 	cancel  context.CancelCauseFunc // cancels closing
 
-	mu          sync.Mutex // protects closed, live and poolPending
+	mu          sync.Mutex // protects closed, live and the pool's fields below
 	closed      bool
 	live        map[*lease]struct{} // every sandbox created and not yet killed
 	pool        chan *lease         // ready sandboxes; nil without a warm pool
 	poolPending int                 // pool sandboxes being prepared
-	wg          sync.WaitGroup      // calls in flight and pool fills
+	poolChanged chan struct{}       // closed and replaced when a fill ends
+	fillFails   int                 // fills that failed so far
+	fillErr     error               // the last failed fill's error
+	wg          sync.WaitGroup      // calls in flight, pool fills and background kills
 
 	closeDone chan struct{} // closed when the first Close has finished
 	closeErr  error         // set by the first Close before closeDone is closed
@@ -303,6 +317,7 @@ func NewCodeExecution(opts ...Option) (*CodeExecutionPrimitive, error) {
 	p.closing, p.cancel = context.WithCancelCause(context.Background())
 	if cfg.warm > 0 {
 		p.pool = make(chan *lease, cfg.warm)
+		p.poolChanged = make(chan struct{})
 		p.refill()
 	}
 	return p, nil
@@ -331,9 +346,11 @@ func (p *CodeExecutionPrimitive) Template() Template {
 	return t
 }
 
-// Execute runs in.Code in a fresh sandbox and kills the sandbox before
-// returning; see the type's documentation for errors and cleanup. On error the
-// output holds what is known (the sandbox, the template, partial output).
+// Execute runs in.Code in a fresh sandbox and kills the sandbox: before
+// returning without a warm pool, in the background with one (see
+// WithWarmPool); see the type's documentation for errors and cleanup. On
+// error the output holds what is known (the sandbox, the template, partial
+// output).
 func (p *CodeExecutionPrimitive) Execute(ctx context.Context, in CodeInput) (CodeOutput, error) {
 	out := CodeOutput{Template: p.cfg.template.String(), Path: p.path(in)}
 	if err := in.validate(); err != nil {
@@ -347,12 +364,22 @@ func (p *CodeExecutionPrimitive) Execute(ctx context.Context, in CodeInput) (Cod
 
 	start := time.Now()
 	l, err := p.acquire(ctx)
-	p.refill()
 	if err != nil {
 		return out, p.explain(ctx, err)
 	}
-	defer p.killLease(ctx, l) //nolint:errcheck // a failed kill stays tracked for Close
+	panicking := true // still true in the deferred call only if run panics
+	defer func() {
+		if p.pool != nil && !panicking {
+			p.killLater(ctx, l)
+		} else {
+			_ = p.killLease(ctx, l) // a failed kill stays tracked for Close
+		}
+		if l.pooled {
+			p.refill() // after the use, so that preparing the next one does not slow this one
+		}
+	}()
 	out, err = p.run(ctx, l, in, "", start)
+	panicking = false
 	if !l.pooled && len(l.provisioned) > 0 {
 		out.Installed = append(slices.Clone(l.provisioned), out.Installed...)
 	}
@@ -361,10 +388,13 @@ func (p *CodeExecutionPrimitive) Execute(ctx context.Context, in CodeInput) (Cod
 
 // Close kills every sandbox the primitive still holds (pooled, in use by
 // calls in flight, held by sessions, or whose kill failed before), interrupts
-// calls in flight and waits for them and for every kill to finish. Calls after
-// Close fail with ErrClosed. Close returns the errors of the kills that
-// failed, joined, or nil; it is idempotent: later calls wait for the first to
-// finish and return the same error.
+// calls in flight and waits for them and for every kill to finish, those
+// running in the background after pooled calls included (see WithWarmPool).
+// When Close returns, every sandbox the primitive created has been killed,
+// or its kill failed and is reported. Calls after Close fail with ErrClosed.
+// Close returns the errors of the kills that failed, joined, or nil; it is
+// idempotent: later calls wait for the first to finish and return the same
+// error.
 func (p *CodeExecutionPrimitive) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -439,11 +469,12 @@ func (p *CodeExecutionPrimitive) explain(ctx context.Context, err error) error {
 }
 
 // acquire returns a ready sandbox: from the pool when one is there, otherwise
-// a new one.
+// a new one, after starting to refill the pool, which is behind.
 func (p *CodeExecutionPrimitive) acquire(ctx context.Context) (*lease, error) {
 	if l := p.fromPool(ctx); l != nil {
 		return l, nil
 	}
+	p.refill()
 	return p.provision(ctx)
 }
 
@@ -513,6 +544,18 @@ func (p *CodeExecutionPrimitive) track(l *lease) bool {
 	return true
 }
 
+// killLater kills l's sandbox in the background, as killLease does. It must
+// be called by a call in flight (begin), so that Close, which waits for p.wg,
+// waits for this kill too; a kill that fails leaves l tracked, and Close
+// tries again.
+func (p *CodeExecutionPrimitive) killLater(ctx context.Context, l *lease) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		_ = p.killLease(ctx, l)
+	}()
+}
+
 // killLease kills l's sandbox within the kill timeout, even when ctx is done,
 // and stops tracking it once killed.
 func (p *CodeExecutionPrimitive) killLease(ctx context.Context, l *lease) error {
@@ -558,8 +601,11 @@ func (p *CodeExecutionPrimitive) run(ctx context.Context, l *lease, in CodeInput
 	}
 	out.Startup = time.Since(start)
 
-	runCtx, cancelRun := context.WithCancelCause(ctx)
-	defer cancelRun(nil)
+	runCtx, cancelRun := ctx, context.CancelCauseFunc(nil)
+	if in.OnStdout != nil || in.OnStderr != nil { // a panicking callback cancels the run
+		runCtx, cancelRun = context.WithCancelCause(ctx)
+		defer cancelRun(nil)
+	}
 	if in.Timeout > 0 {
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeoutCause(runCtx, in.Timeout, errCodeTimedOut)

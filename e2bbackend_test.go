@@ -59,6 +59,11 @@ func (e *e2bEnv) failRuns(n int) {
 	e.env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpExecute, Times: n, Status: 503})
 }
 
+// failKills answers the next n kills with 503.
+func (e *e2bEnv) failKills(n int) {
+	e.env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpKill, Times: n, Status: 503})
+}
+
 func (e *e2bEnv) live() []string {
 	var ids []string
 	for _, sb := range e.env.Server.Sandboxes() {

@@ -120,20 +120,31 @@ func ExampleWithCodeErrorsAsErrors() {
 	// runs: 1
 }
 
-// A warm pool keeps ready sandboxes ahead of demand; each is used once and
-// killed, and Close drains the pool.
+// A warm pool keeps ready sandboxes ahead of demand; WaitWarm fills it
+// before serving. Each sandbox is used once and killed, in the background;
+// Close waits for those kills and drains the pool.
 func ExampleWithWarmPool() {
 	p := ttatest.NewFakeProvider()
 	exec, err := tta.NewCodeExecution(tta.WithProvider(p), tta.WithWarmPool(2))
 	if err != nil {
 		panic(err)
 	}
+	if err := exec.WaitWarm(context.Background()); err != nil {
+		panic(err)
+	}
+	fmt.Println("ready:", len(p.Sandboxes()))
+	var used []string
 	for range 3 {
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: `print("ok")`})
 		fmt.Print(out.Stdout, err, "\n")
+		used = append(used, out.SandboxID)
 	}
 	fmt.Println(exec.Close(), "leaked:", len(p.Leaked()))
+	for _, id := range used {
+		fmt.Println(p.Sandbox(id).Killed())
+	}
 	// Output:
+	// ready: 2
 	// ok
 	// <nil>
 	// ok
@@ -141,4 +152,7 @@ func ExampleWithWarmPool() {
 	// ok
 	// <nil>
 	// <nil> leaked: 0
+	// true
+	// true
+	// true
 }

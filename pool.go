@@ -43,18 +43,62 @@ func (p *CodeExecutionPrimitive) fill() {
 	l, err := p.provision(p.closing)
 	p.mu.Lock()
 	p.poolPending--
-	if err != nil {
-		p.mu.Unlock()
-		return
+	late := false
+	switch {
+	case err != nil:
+		p.fillFails++
+		p.fillErr = err
+	case p.closed:
+		late = true
+	default:
+		l.pooled = true
+		p.pool <- l
 	}
-	if p.closed {
-		p.mu.Unlock()
-		_ = p.killLease(p.closing, l)
-		return
-	}
-	l.pooled = true
-	p.pool <- l
+	close(p.poolChanged)
+	p.poolChanged = make(chan struct{})
 	p.mu.Unlock()
+	if late {
+		_ = p.killLease(p.closing, l)
+	}
+}
+
+// WaitWarm fills the warm pool (WithWarmPool) and waits until it holds its
+// full size of ready sandboxes: created, probed, packages installed. Use it to
+// warm up before serving, so that the first calls do not wait for sandboxes
+// either. It starts fills for the empty slots, including those left empty by
+// fills that failed, and returns nil once the pool is full, the error of a
+// fill that failed while it waited (such as a *TemplateNotReadyError: the
+// pool will not fill), ErrClosed when the primitive is closed, or ctx's cause
+// when ctx ends first. Calls running concurrently take sandboxes from the
+// pool, so under steady load WaitWarm may keep waiting: bound it with ctx.
+// Without a pool it returns nil at once.
+func (p *CodeExecutionPrimitive) WaitWarm(ctx context.Context) error {
+	if p.pool == nil {
+		return nil
+	}
+	p.mu.Lock()
+	fails := p.fillFails
+	p.mu.Unlock()
+	for {
+		p.mu.Lock()
+		closed, full := p.closed, len(p.pool) == p.cfg.warm
+		failed, err, changed := p.fillFails != fails, p.fillErr, p.poolChanged
+		p.mu.Unlock()
+		switch {
+		case closed:
+			return Permanent(ErrClosed)
+		case full:
+			return nil
+		case failed:
+			return err
+		}
+		p.refill()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
 }
 
 // fromPool takes a ready sandbox from the pool, or returns nil when none is

@@ -2,6 +2,7 @@ package tta_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -31,7 +32,9 @@ func TestPool_WarmCallDoesNotWait(t *testing.T) {
 		assert.Zero(t, out.Startup)
 		assert.Empty(t, out.Installed, "installed ahead of demand")
 		assert.Equal(t, []string{"numpy"}, p.Sandbox(out.SandboxID).Installed())
-		assert.True(t, p.Sandbox(out.SandboxID).Killed(), "used once, then killed")
+		synctest.Wait()
+		assert.True(t, p.Sandbox(out.SandboxID).Killed(), "used once, then killed in the background")
+		assert.Equal(t, start, p.Sandbox(out.SandboxID).KilledAt())
 
 		time.Sleep(10 * time.Second)
 		assert.Len(t, p.Sandboxes(), 3, "refilled in the background")
@@ -48,7 +51,8 @@ func TestPool_ColdWhenEmpty(t *testing.T) {
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.NoError(t, err)
 		assert.Equal(t, 5500*time.Millisecond, time.Since(start), "created on demand: 2 s create, then probes until 5.5 s")
-		assert.True(t, p.Sandbox(out.SandboxID).Killed())
+		synctest.Wait()
+		assert.True(t, p.Sandbox(out.SandboxID).Killed(), "killed in the background")
 		assert.Len(t, p.Sandboxes(), 2, "the pool's sandbox was not ready yet: a second one was created")
 	})
 }
@@ -108,5 +112,194 @@ func TestPool_ExpiredSandboxReplaced(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "sbx-2", out.SandboxID, "the expired pooled sandbox was skipped")
 		assert.True(t, p.Sandbox("sbx-1").Killed())
+	})
+}
+
+// slowKillProvider is a FakeProvider whose kills take delay.
+type slowKillProvider struct {
+	*ttatest.FakeProvider
+	delay time.Duration
+}
+
+func (p slowKillProvider) Create(ctx context.Context, req tta.CreateRequest) (tta.Sandbox, error) {
+	sb, err := p.FakeProvider.Create(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return slowKillSandbox{Sandbox: sb, delay: p.delay}, nil
+}
+
+type slowKillSandbox struct {
+	tta.Sandbox
+	delay time.Duration
+}
+
+func (s slowKillSandbox) Kill(ctx context.Context) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Sandbox.Kill(ctx)
+}
+
+// With a pool, Execute returns without waiting for its sandbox's kill; Close
+// waits for it. Without a pool, Execute waits.
+func TestPool_KillInBackground(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []tta.Option
+		// callTime is how long Execute takes, closeTime how long Close then
+		// takes.
+		callTime, closeTime time.Duration
+	}{
+		{"no pool", nil, 3 * time.Second, 0},
+		{"warm pool", []tta.Option{tta.WithWarmPool(1)}, 0, 6 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fake := ttatest.NewFakeProvider()
+				exec, err := tta.NewCodeExecution(append([]tta.Option{tta.WithProvider(slowKillProvider{fake, 3 * time.Second})}, tc.opts...)...)
+				require.NoError(t, err)
+				require.NoError(t, exec.WaitWarm(context.Background()))
+
+				start := time.Now()
+				out, err := exec.Execute(context.Background(), tta.CodeInput{Code: `print("hi")`})
+				require.NoError(t, err)
+				assert.Equal(t, "hi\n", out.Stdout)
+				assert.Equal(t, tc.callTime, time.Since(start))
+				synctest.Wait()
+				assert.Equal(t, tc.callTime == 0, !fake.Sandbox(out.SandboxID).Killed(), "killed before Execute returned only without a pool")
+
+				start = time.Now()
+				require.NoError(t, exec.Close())
+				assert.Equal(t, tc.closeTime, time.Since(start), "Close waits for the kill in flight (3 s), then kills the pool's sandbox (3 s)")
+				assert.True(t, fake.Sandbox(out.SandboxID).Killed())
+				fake.AssertNoLeaks(t)
+			})
+		})
+	}
+}
+
+// A background kill that failed is tried again by Close, which reports it
+// when it fails again.
+func TestPool_FailedBackgroundKillReportedByClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		exec, err := tta.NewCodeExecution(tta.WithProvider(p), tta.WithWarmPool(1), tta.WithKillTimeout(5*time.Second))
+		require.NoError(t, err)
+		require.NoError(t, exec.WaitWarm(context.Background()))
+		p.Fail(ttatest.Fault{Op: ttatest.OpKill, Err: ttatest.Transient(errors.New("503 service unavailable"))})
+
+		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
+		require.NoError(t, err, "the code ran; the failed kill does not make it fail")
+		time.Sleep(5 * time.Second)
+		assert.Equal(t, 3, p.Calls(ttatest.OpKill), "the background kill tried 3 times")
+
+		err = exec.Close()
+		var se *tta.SandboxError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, "kill", se.Op)
+		assert.Contains(t, err.Error(), out.SandboxID)
+		assert.Equal(t, 9, p.Calls(ttatest.OpKill), "Close tried the used sandbox and the pooled one, 3 times each")
+		assert.Equal(t, err, exec.Close(), "idempotent")
+
+		p.ClearFaults()
+		for _, sb := range p.Leaked() {
+			require.NoError(t, sb.Kill(context.Background()))
+		}
+	})
+}
+
+// A callback that panics kills the sandbox before the panic goes on, even
+// with a pool, where kills otherwise run in the background.
+func TestPool_PanicKillsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		exec := fakeExec(t, p, tta.WithWarmPool(1))
+		require.NoError(t, exec.WaitWarm(context.Background()))
+		func() {
+			defer func() {
+				_, ok := recover().(*tta.PanicError)
+				require.True(t, ok)
+				assert.True(t, p.Sandbox("sbx-1").Killed(), "the pooled sandbox, killed before the panic reached the caller")
+			}()
+			_, _ = exec.Execute(context.Background(), tta.CodeInput{Code: `print("x")`, OnStdout: func(string) { panic("bug") }})
+		}()
+	})
+}
+
+func TestPool_WaitWarm(t *testing.T) {
+	t.Run("fills the pool", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := ttatest.NewFakeProvider(slowDefault)
+			exec := fakeExec(t, p, tta.WithWarmPool(2))
+			start := time.Now()
+			require.NoError(t, exec.WaitWarm(context.Background()))
+			assert.Equal(t, 5500*time.Millisecond, time.Since(start), "2 s create, then probes until 5.5 s, both at once")
+			assert.Len(t, p.Sandboxes(), 2)
+
+			start = time.Now()
+			_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
+			require.NoError(t, err)
+			assert.Zero(t, time.Since(start))
+
+			start = time.Now()
+			require.NoError(t, exec.WaitWarm(context.Background()))
+			assert.Equal(t, 5500*time.Millisecond, time.Since(start), "the used slot refilled")
+			assert.Len(t, p.Sandboxes(), 3)
+			require.NoError(t, exec.WaitWarm(context.Background()))
+			assert.Len(t, p.Sandboxes(), 3, "a full pool returns at once")
+		})
+	})
+
+	t.Run("template never ready", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "heavy", NeverReady: true})
+			exec := fakeExec(t, p, tta.WithTemplate(tta.Template{Name: "heavy"}), tta.WithWarmPool(2), tta.WithInitWindow(10*time.Second))
+			start := time.Now()
+			err := exec.WaitWarm(context.Background())
+			require.ErrorIs(t, err, tta.ErrTemplateNotReady)
+			assert.LessOrEqual(t, time.Since(start), 10*time.Second)
+			synctest.Wait()
+			assert.Len(t, p.Sandboxes(), 2, "no fill started after the failure")
+			assert.Empty(t, p.Leaked())
+
+			require.ErrorIs(t, exec.WaitWarm(context.Background()), tta.ErrTemplateNotReady, "tries again")
+			assert.Len(t, p.Sandboxes(), 4)
+		})
+	})
+
+	t.Run("ctx ends first", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := ttatest.NewFakeProvider(slowDefault)
+			exec := fakeExec(t, p, tta.WithWarmPool(1))
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			require.ErrorIs(t, exec.WaitWarm(ctx), context.DeadlineExceeded)
+			require.NoError(t, exec.WaitWarm(context.Background()), "the fill went on")
+		})
+	})
+
+	t.Run("closed", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := ttatest.NewFakeProvider(slowDefault)
+			exec := fakeExec(t, p, tta.WithWarmPool(1))
+			errc := make(chan error, 1)
+			go func() { errc <- exec.WaitWarm(context.Background()) }()
+			time.Sleep(time.Second)
+			require.NoError(t, exec.Close())
+			assert.ErrorIs(t, <-errc, tta.ErrClosed)
+			assert.ErrorIs(t, exec.WaitWarm(context.Background()), tta.ErrClosed)
+		})
+	})
+
+	t.Run("no pool", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := ttatest.NewFakeProvider()
+			exec := fakeExec(t, p)
+			require.NoError(t, exec.WaitWarm(context.Background()))
+			assert.Empty(t, p.Sandboxes())
+		})
 	})
 }

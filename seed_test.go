@@ -229,11 +229,14 @@ func TestSeed_KillNotClose(t *testing.T) {
 	never := mlTemplate
 	never.NeverReady = true
 
-	for _, tc := range []struct {
+	cases := []struct {
 		name string
 		opts []tta.Option
-		// run makes the call and checks its outcome; the sandboxes must be
-		// killed when it returns, before the primitive is closed.
+		// notReady: the template never starts (a warm pool cannot fill).
+		notReady bool
+		// run makes the call and checks its outcome; the sandboxes it used
+		// must be killed when it returns (with a warm pool: soon after, in
+		// the background), before the primitive is closed.
 		run func(t *testing.T, exec *tta.CodeExecutionPrimitive, env seedEnv, rec *recorder)
 	}{
 		{name: "success", run: func(t *testing.T, exec *tta.CodeExecutionPrimitive, env seedEnv, rec *recorder) {
@@ -256,7 +259,7 @@ func TestSeed_KillNotClose(t *testing.T) {
 			out, err := flow.Execute(context.Background(), tta.CodeInput{Code: "1/0"})
 			require.ErrorIs(t, err, tta.ErrCodeFailed)
 			assert.Equal(t, "ZeroDivisionError", out.Error.Name)
-			assert.Len(t, rec.createdIDs(), 1, "code errors are not retried")
+			assert.Len(t, rec.ranIDs(), 1, "code errors are not retried")
 		}},
 		{name: "infrastructure error", run: func(t *testing.T, exec *tta.CodeExecutionPrimitive, env seedEnv, rec *recorder) {
 			env.failRuns(1)
@@ -273,9 +276,9 @@ func TestSeed_KillNotClose(t *testing.T) {
 			out, err := flow.Execute(context.Background(), tta.CodeInput{Code: helloCode})
 			require.NoError(t, err)
 			assert.Equal(t, "Hello from default template!\n", out.Stdout)
-			assert.Len(t, rec.createdIDs(), 2, "a fresh sandbox for the second attempt")
+			assert.Len(t, rec.ranIDs(), 2, "a fresh sandbox for the second attempt")
 		}},
-		{name: "init window closes", opts: []tta.Option{tta.WithTemplate(tta.Template{Name: never.Name}), tta.WithInitWindow(10 * time.Second)},
+		{name: "init window closes", notReady: true, opts: []tta.Option{tta.WithTemplate(tta.Template{Name: never.Name}), tta.WithInitWindow(10 * time.Second)},
 			run: func(t *testing.T, exec *tta.CodeExecutionPrimitive, env seedEnv, rec *recorder) {
 				_, err := exec.Execute(context.Background(), tta.CodeInput{Code: helloCode})
 				require.ErrorIs(t, err, tta.ErrTemplateNotReady)
@@ -294,7 +297,7 @@ func TestSeed_KillNotClose(t *testing.T) {
 			flow := tta.Retry(tta.Timeout[tta.CodeInput, tta.CodeOutput](exec, 3*time.Second))
 			_, err := flow.Execute(context.Background(), tta.CodeInput{Code: slowCode})
 			require.ErrorIs(t, err, tta.ErrTimeout)
-			assert.Len(t, rec.createdIDs(), 1, "code that started is not run again")
+			assert.Len(t, rec.ranIDs(), 1, "code that started is not run again")
 		}},
 		{name: "caller cancellation", run: func(t *testing.T, exec *tta.CodeExecutionPrimitive, env seedEnv, rec *recorder) {
 			env.script(slowCode, slowOutput)
@@ -311,22 +314,52 @@ func TestSeed_KillNotClose(t *testing.T) {
 				require.True(t, ok, "re-panics with a *PanicError, got %#v", v)
 				assert.Equal(t, "callback bug", pe.Value)
 				assert.Contains(t, string(pe.Stack), "seed_test.go", "the callback's stack")
-				rec.assertAllKilled(t, env) // killed before the panic reached us
+				rec.assertRanKilled(t, env) // killed before the panic reached us, pool or not
 			}()
 			_, _ = exec.Execute(context.Background(), tta.CodeInput{Code: helloCode, OnStdout: func(string) { panic("callback bug") }})
 			t.Error("Execute returned instead of panicking")
 		}},
-	} {
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachBackend(t, []ttatest.FakeTemplate{never}, func(t *testing.T, env seedEnv, rec *recorder) {
 				env.script(helloCode, ttatest.Output{Stdout: "Hello from default template!\n"})
 				exec := newExec(t, rec, tc.opts...)
 				tc.run(t, exec, env, rec)
-				rec.assertAllKilled(t, env)
+				rec.assertAllKilled(t, env) // killed by the call, before Close
 				require.NoError(t, exec.Close())
 			})
 		})
 	}
+
+	// With a warm pool the call's sandbox is killed in the background: soon
+	// after the call returns, and Close waits for the kill. The pool's idle
+	// sandboxes live until Close.
+	t.Run("warm pool", func(t *testing.T) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				forEachBackend(t, []ttatest.FakeTemplate{never}, func(t *testing.T, env seedEnv, rec *recorder) {
+					env.script(helloCode, ttatest.Output{Stdout: "Hello from default template!\n"})
+					exec := newExec(t, rec, append([]tta.Option{tta.WithWarmPool(1)}, tc.opts...)...)
+					err := exec.WaitWarm(context.Background())
+					if tc.notReady {
+						require.ErrorIs(t, err, tta.ErrTemplateNotReady)
+					} else {
+						require.NoError(t, err)
+					}
+					tc.run(t, exec, env, rec)
+					synctest.Wait()
+					if tc.notReady {
+						rec.assertAllKilled(t, env) // no sandbox started: all killed by now
+					} else {
+						rec.assertRanKilled(t, env) // killed in the background, before Close
+					}
+					require.NoError(t, exec.Close())
+					rec.assertAllKilled(t, env) // the pool's too
+				})
+			})
+		}
+	})
 
 	t.Run("Close interrupts a call", func(t *testing.T) {
 		forEachBackend(t, nil, func(t *testing.T, env seedEnv, rec *recorder) {
@@ -345,6 +378,40 @@ func TestSeed_KillNotClose(t *testing.T) {
 			assert.False(t, transient(err))
 			_, err = exec.Execute(context.Background(), tta.CodeInput{Code: helloCode})
 			assert.ErrorIs(t, err, tta.ErrClosed)
+		})
+	})
+
+	t.Run("warm pool: Close waits for a kill in flight", func(t *testing.T) {
+		forEachBackend(t, nil, func(t *testing.T, env seedEnv, rec *recorder) {
+			exec := newExec(t, rec, tta.WithWarmPool(1))
+			require.NoError(t, exec.WaitWarm(context.Background()))
+			rec.slowKills(5 * time.Second)
+			start := time.Now()
+			out, err := exec.Execute(context.Background(), tta.CodeInput{Code: helloCode})
+			require.NoError(t, err)
+			assert.Equal(t, "Hello from default template!\n", out.Stdout)
+			assert.Zero(t, time.Since(start), "the call did not wait for its sandbox's kill")
+			synctest.Wait()
+			assert.Contains(t, env.live(), out.SandboxID, "the kill is still in flight")
+
+			require.NoError(t, exec.Close())
+			assert.Equal(t, 10*time.Second, time.Since(start), "Close waited for it (5 s), then killed the pool's sandbox (5 s)")
+			rec.assertAllKilled(t, env)
+		})
+	})
+
+	t.Run("warm pool: Close retries a failed kill", func(t *testing.T) {
+		forEachBackend(t, nil, func(t *testing.T, env seedEnv, rec *recorder) {
+			exec := newExec(t, rec, tta.WithWarmPool(1))
+			require.NoError(t, exec.WaitWarm(context.Background()))
+			env.failKills(3) // every attempt of the background kill
+			out, err := exec.Execute(context.Background(), tta.CodeInput{Code: helloCode})
+			require.NoError(t, err)
+			synctest.Wait()
+			assert.Contains(t, env.live(), out.SandboxID, "the background kill failed")
+
+			require.NoError(t, exec.Close(), "Close killed it on its own attempt")
+			rec.assertAllKilled(t, env)
 		})
 	})
 

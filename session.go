@@ -55,7 +55,9 @@ func (p *CodeExecutionPrimitive) NewSession(ctx context.Context) (*Session, erro
 	}
 	defer done()
 	l, err := p.acquire(ctx)
-	p.refill()
+	if err == nil && l.pooled {
+		p.refill() // the session keeps the sandbox: replace it at once
+	}
 	if err != nil {
 		return nil, p.explain(ctx, err)
 	}
