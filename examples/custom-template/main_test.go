@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestCustomTemplate(t *testing.T) {
+	if os.Getenv("E2B_API_KEY") != "" {
+		t.Skip("on E2B the example needs a custom template of your account: go run ./examples/custom-template -template NAME")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("the local sandbox server runs Python with python3, which is not on PATH")
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), &out, slowStart.Name, time.Second))
+	got := out.String()
+	t.Log("\n" + got)
+
+	assert.Contains(t, got, "tta-slow-start: init window 2m0s\nstdout: interpreter up\n")
+	m := regexp.MustCompile(`startup: ([0-9.]+)s`).FindStringSubmatch(got)
+	require.NotNil(t, m, "startup line")
+	startup, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, startup, 2.0, "waited out the 2 s setup")
+	assert.Less(t, startup, 10.0)
+
+	assert.Contains(t, got, "tta-slow-start: init window 1s\n")
+	assert.Regexp(t, `error: tta: template tta-slow-start not ready: code interpreter port 49999 not open after \S+ and \d+ probes? \(init window 1s\) in sandbox \S+: .*port is not open`, got)
+	assert.Contains(t, got, "errors.Is(err, tta.ErrTemplateNotReady): true; retries: 0\n")
+	assert.Regexp(t, `sandbox \S+: killed \(not found\)`, got)
+}

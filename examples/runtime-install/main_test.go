@@ -1,0 +1,57 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestRuntimeInstallFallback(t *testing.T) {
+	if os.Getenv("E2B_API_KEY") != "" {
+		t.Skip("on E2B, run the example itself: go run ./examples/runtime-install -template NAME -package PKG")
+	}
+	for _, tool := range []string{"python3", "pip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the local sandbox server installs packages with python3 and pip; %s is not on PATH", tool)
+		}
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), &out, "tta-ml-minimal", ""))
+	got := out.String()
+	t.Log("\n" + got)
+	assert.Regexp(t, `custom template skipped: tta: template tta-ml-minimal not ready: code interpreter port 49999 not open after .* \(init window 2s\)`, got)
+	assert.Contains(t, got, "  errors.Is(err, tta.ErrTemplateNotReady): true\n")
+	assert.Contains(t, got, "path: runtime-install on code-interpreter-v1, installed [ttademo]\n")
+	assert.Contains(t, got, "stdout: ttademo 1.0.0\n")
+}
+
+func TestDemoWheel(t *testing.T) {
+	whl, err := demoWheel()
+	require.NoError(t, err)
+	zr, err := zip.NewReader(bytes.NewReader(whl), int64(len(whl)))
+	require.NoError(t, err)
+	files := map[string]string{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		require.NoError(t, err)
+		data, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		require.NoError(t, rc.Close())
+		files[f.Name] = string(data)
+	}
+	assert.Contains(t, files["ttademo/__init__.py"], "__version__ = \"1.0.0\"\n")
+	assert.Contains(t, files["ttademo-1.0.0.dist-info/METADATA"], "Name: ttademo\nVersion: 1.0.0\n")
+	assert.Contains(t, files["ttademo-1.0.0.dist-info/WHEEL"], "Tag: py3-none-any\n")
+	assert.Contains(t, files["ttademo-1.0.0.dist-info/RECORD"], "ttademo/__init__.py,sha256=")
+	assert.Contains(t, files["ttademo-1.0.0.dist-info/RECORD"], "ttademo-1.0.0.dist-info/RECORD,,\n")
+}
