@@ -3,6 +3,8 @@ package tta_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -189,5 +191,29 @@ func TestE2BProvider_UnknownTemplate(t *testing.T) {
 		assert.False(t, transient(err))
 		assert.Equal(t, 1, env.Server.Calls(e2bserver.OpCreate))
 		assert.False(t, errors.Is(err, tta.ErrSandboxGone))
+	})
+}
+
+// Sandboxes are secured as the official SDKs' are: without the access token
+// from the create answer, envd (files, commands) refuses requests.
+func TestE2BProvider_SandboxesAreSecured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exec, env := startE2BExec(t, &e2bserver.ScriptedRuntime{})
+		sess, err := exec.NewSession(context.Background())
+		require.NoError(t, err)
+		defer sess.Close()
+
+		sandboxes := env.Server.Sandboxes()
+		require.Len(t, sandboxes, 1)
+		assert.NotEmpty(t, sandboxes[0].EnvdAccessToken, "created with secure: true")
+
+		req, err := http.NewRequest(http.MethodGet, env.URL+"/files?path=/home/user/x", nil)
+		require.NoError(t, err)
+		req.Header.Set(e2b.HeaderSandboxID, sess.SandboxID())
+		req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
+		resp, err := env.HTTPClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "envd without the access token")
 	})
 }

@@ -84,7 +84,10 @@ func (p e2bProvider) Create(ctx context.Context, req CreateRequest) (Sandbox, er
 		md[k] = v
 	}
 	md[metadataCreateToken] = token
-	sb, err := p.c.Create(ctx, e2b.CreateOptions{Template: req.Template.Ref(), Timeout: req.Timeout, Metadata: md})
+	sb, err := p.c.Create(ctx, e2b.CreateOptions{Template: req.Template.Ref(), Timeout: req.Timeout, Metadata: md,
+		// Secured like the official SDKs' sandboxes: envd (files, commands)
+		// then answers only with the access token the client keeps.
+		Secure: true})
 	if err != nil {
 		if _, answered := errors.AsType[*e2b.APIError](err); !answered {
 			p.cleanupCreate(ctx, token)
