@@ -93,14 +93,16 @@ func doctorCommand(ctx context.Context, c *cli, args []string) int {
 		return exitUsage
 	}
 	defer b.Close()
-	d := &doctor{c: c, b: b, template: tpl.Ref(), window: window}
+	d := &doctor{c: c, client: b.Client(), local: b.Local() != nil, where: where(b), template: tpl.Ref(), window: window}
 	return d.run(ctx)
 }
 
 // doctor is one diagnosis of a template.
 type doctor struct {
 	c        *cli
-	b        *backend
+	client   *e2b.Client
+	local    bool   // the embedded local server, rather than E2B
+	where    string // names the backend in the report
 	template string
 	window   time.Duration
 }
@@ -127,14 +129,14 @@ func (d *doctor) note(format string, a ...any) {
 }
 
 func (d *doctor) run(ctx context.Context) int {
-	d.row("template", "", fmt.Sprintf("%s on %s (interpreter wait %v)", d.template, d.b.where(), d.window))
+	d.row("template", "", fmt.Sprintf("%s on %s (interpreter wait %v)", d.template, d.where, d.window))
 
 	start := time.Now()
 	p := startProgress(d.c.stderr, d.c.tty, func() string {
 		return fmt.Sprintf("creating a sandbox of %s… %s", d.template, seconds(time.Since(start)))
 	})
 	label := randomHex(12)
-	sbx, err := d.b.client.Create(ctx, e2b.CreateOptions{
+	sbx, err := d.client.Create(ctx, e2b.CreateOptions{
 		Template: d.template,
 		Timeout:  d.window + sandboxLifetime,
 		Metadata: map[string]string{metadataDoctor: label},
@@ -180,7 +182,7 @@ func (d *doctor) createFailed(ctx context.Context, err error) finding {
 			hint: "check E2B_API_KEY (keys are at https://e2b.dev/dashboard?tab=keys)"}
 	case errors.Is(err, e2b.ErrNotFound) || statusOf(err) == 400:
 		hint := "check the template's name or ID (e2b template list)"
-		if d.b.local != nil {
+		if d.local {
 			hint = "the embedded server knows code-interpreter-v1, base and the templates of --templates FILE"
 		}
 		return finding{exit: exitFailed, reason: fmt.Sprintf("template %s is not healthy: it cannot be created: %v", d.template, err), hint: hint}
@@ -265,11 +267,11 @@ func (d *doctor) interpreterClosed(ctx context.Context, sbx *e2b.Sandbox, o prob
 			hint: infraHint(o.last)}
 	}
 	d.row("interpreter", "closed", fmt.Sprintf("port %d not open after %s, %s (wait %v)", e2b.InterpreterPort, seconds(o.elapsed), probes, d.window))
-	if d.b.local != nil {
+	if d.local {
 		d.showSetupLog(ctx, sbx)
 	}
 	logs := "its build logs"
-	if d.b.local != nil {
+	if d.local {
 		logs = setupLog + " in the sandbox"
 	}
 	f := finding{exit: exitFailed,
@@ -326,12 +328,12 @@ func (d *doctor) kill(ctx context.Context, sbx *e2b.Sandbox) {
 func (d *doctor) killLabelled(ctx context.Context, label string) {
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 	defer cancel()
-	page, err := d.b.client.List(kctx, e2b.ListOptions{Metadata: map[string]string{metadataDoctor: label}})
+	page, err := d.client.List(kctx, e2b.ListOptions{Metadata: map[string]string{metadataDoctor: label}})
 	if err != nil {
 		return
 	}
 	for _, info := range page.Sandboxes {
-		if killed, err := d.b.client.Kill(kctx, info.ID); err == nil && killed {
+		if killed, err := d.client.Kill(kctx, info.ID); err == nil && killed {
 			d.row("kill", "ok", "sandbox "+info.ID+" (created by the interrupted request) killed")
 		}
 	}

@@ -220,7 +220,7 @@ func TestDoctorKillsTheSandboxOfACreateWhoseAnswerWasLost(t *testing.T) {
 	defer client.CloseIdleConnections()
 
 	var stdout, stderr syncBuffer
-	d := &doctor{c: &cli{stdout: &stdout, stderr: &stderr}, b: &backend{client: client}, template: "base", window: time.Second}
+	d := &doctor{c: &cli{stdout: &stdout, stderr: &stderr}, client: client, where: "a test server", template: "base", window: time.Second}
 	code := d.run(t.Context())
 	assert.Equal(t, exitUsage, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	assert.Contains(t, stdout.String(), "create       failed")

@@ -130,7 +130,7 @@ func runCommand(ctx context.Context, c *cli, args []string) int {
 	}
 	defer b.Close()
 	tpl := tta.Template{Name: *template, Window: *initWindow}
-	exec, err := tta.NewCodeExecution(tta.WithE2BClient(b.client), tta.WithTemplate(tpl))
+	exec, err := tta.NewCodeExecution(tta.WithE2BClient(b.Client()), tta.WithTemplate(tpl))
 	if err != nil {
 		fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
 		return exitUsage

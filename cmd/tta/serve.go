@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/local"
 )
 
 // defaultServeAddr is where tta serve listens unless --addr says otherwise:
@@ -18,10 +19,6 @@ const defaultServeAddr = "127.0.0.1:49982"
 // --api-key is not given. E2B_API_KEY is deliberately not read: it usually
 // holds a real E2B key, which a local server has no business accepting.
 const envServeAPIKey = "TTA_SERVE_API_KEY"
-
-// apiKeyFormat is E2B's API key format, which clients (package e2b among
-// them) check before sending anything.
-var apiKeyFormat = regexp.MustCompile(`^e2b_[0-9a-fA-F]+$`)
 
 func serveUsage(w io.Writer) {
 	fmt.Fprintf(w, `Usage: tta serve [--addr HOST:PORT] [--api-key KEY] [--templates FILE] [--root DIR]
@@ -70,16 +67,9 @@ func serveCommand(ctx context.Context, c *cli, args []string) int {
 		return exitUsage
 	}
 
-	key, generated := *apiKey, false
+	key := *apiKey
 	if key == "" {
 		key = os.Getenv(envServeAPIKey)
-	}
-	if key == "" {
-		key, generated = newAPIKey(), true
-	}
-	if !apiKeyFormat.MatchString(key) {
-		usageError(c, name, `the API key must be "e2b_" followed by hexadecimal digits, as E2B's clients require (such as e2b_0123456789abcdef)`)
-		return exitUsage
 	}
 	templates, err := loadTemplates(*templatesFile)
 	if err != nil {
@@ -87,34 +77,35 @@ func serveCommand(ctx context.Context, c *cli, args []string) int {
 		return exitUsage
 	}
 
-	l, err := startLocal(localConfig{addr: *addr, apiKey: key, templates: templates, root: *root})
+	l, err := local.Start(local.WithAddr(*addr), local.WithAPIKey(key), local.WithTemplates(templates...), local.WithRoot(*root))
+	if errors.Is(err, e2b.ErrInvalidAPIKey) {
+		usageError(c, name, `the API key must be "e2b_" followed by hexadecimal digits, as E2B's clients require (such as e2b_0123456789abcdef)`)
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
 		return exitUsage
 	}
-	fmt.Fprintf(c.stderr, "%s: E2B-compatible API on %s (sandboxes are local processes; isolation: %s)\n", name, l.url, l.isolation())
-	if !isLoopback(l.addr) {
-		fmt.Fprintf(c.stderr, "%s: warning: listening on %s, which is not a loopback address: anyone who reaches it with the API key runs code on this machine as this user\n", name, l.addr)
+	fmt.Fprintf(c.stderr, "%s: E2B-compatible API on %s (sandboxes are local processes; isolation: %s)\n", name, l.URL(), l.Isolation())
+	if !l.Loopback() {
+		fmt.Fprintf(c.stderr, "%s: warning: listening on %s, which is not a loopback address: anyone who reaches it with the API key runs code on this machine as this user\n", name, l.Addr())
 	}
 	for _, t := range templates {
 		fmt.Fprintf(c.stderr, "%s: template %s (id %s, %d setup commands)\n", name, t.Name, t.Template().ID, len(t.Setup))
 	}
-	if generated {
+	if key == "" {
 		fmt.Fprintf(c.stderr, "%s: generated an API key (choose one with --api-key or $%s)\n", name, envServeAPIKey)
 	}
 	fmt.Fprintf(c.stderr, "%s: export these variables where E2B's SDKs run:\n", name)
 	fmt.Fprintf(c.stdout, "export %s=%s\nexport %s=%s\nexport %s=%s\n",
-		e2b.EnvAPIURL, l.url, e2b.EnvSandboxURL, l.url, e2b.EnvAPIKey, key)
+		e2b.EnvAPIURL, l.URL(), e2b.EnvSandboxURL, l.URL(), e2b.EnvAPIKey, l.APIKey())
 	fmt.Fprintf(c.stderr, "%s: serving; press Ctrl-C to stop\n", name)
 
 	status := exitOK
 	select {
 	case <-ctx.Done():
-	case err := <-l.served:
-		// Serve ended on its own: the listener failed. Put the result back
-		// for Close.
-		fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
-		l.served <- err
+	case <-l.Done():
+		// Serving ended on its own: the listener failed. Close says why.
 		status = exitUsage
 	}
 	killed, err := l.Close()

@@ -170,22 +170,9 @@ func TestServeFailsWhenTheAddressIsTaken(t *testing.T) {
 	assert.Empty(t, r.stdout, "no exports for a server that is not serving")
 }
 
-func TestListenAddresses(t *testing.T) {
-	tests := []struct {
-		addr     string
-		dial     string
-		loopback bool
-	}{
-		{"127.0.0.1:80", "127.0.0.1:80", true},
-		{"[::1]:80", "[::1]:80", true},
-		{"0.0.0.0:80", "127.0.0.1:80", false},
-		{"[::]:80", "[::1]:80", false},
-		{"192.168.1.5:80", "192.168.1.5:80", false},
-	}
-	for _, tt := range tests {
-		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
-		require.NoError(t, err)
-		assert.Equal(t, tt.dial, dialAddr(addr), tt.addr)
-		assert.Equal(t, tt.loopback, isLoopback(addr), tt.addr)
-	}
+func TestServeWarnsWhenNotOnLoopback(t *testing.T) {
+	s := startServe(t, "--addr", "0.0.0.0:0", "--root", t.TempDir(), "--api-key", "e2b_0123456789abcdef")
+	assert.Regexp(t, regexp.MustCompile(`^http://(127\.0\.0\.1|\[::1\]):[0-9]+$`), s.exports["E2B_API_URL"], "this machine dials loopback")
+	assert.Regexp(t, `tta serve: warning: listening on \S+, which is not a loopback address`, s.stderr.String())
+	assert.Equal(t, exitOK, s.shutdown(t))
 }

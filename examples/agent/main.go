@@ -36,7 +36,7 @@ import (
 	"github.com/tta-dev/tta"
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
-	"github.com/tta-dev/tta/examples/internal/localbackend"
+	"github.com/tta-dev/tta/local"
 )
 
 // task is one step of the agent's plan.
@@ -95,14 +95,14 @@ func (s *syncWriter) printf(format string, args ...any) {
 // cannot be built.
 func run(ctx context.Context, w io.Writer) error {
 	out := &syncWriter{w: w}
-	backend, err := localbackend.Open()
+	backend, err := local.Open()
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
 	out.printf("backend: %v\n", backend)
 
-	exec, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client), tta.WithWarmPool(2), tta.WithCodeErrorsAsErrors())
+	exec, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client()), tta.WithWarmPool(2), tta.WithCodeErrorsAsErrors())
 	if err != nil {
 		return err
 	}
@@ -153,8 +153,8 @@ func run(ctx context.Context, w io.Writer) error {
 		return answer + " (verified in python and bash)", nil
 	}), 30*time.Second)
 
-	if backend.Local() { // a flaky network, once: the first execution gets a 503
-		backend.Server.Inject(e2bserver.Fault{Op: e2bserver.OpExecute, Times: 1, Status: 503})
+	if srv := backend.Local(); srv != nil { // a flaky network, once: the first execution gets a 503
+		srv.Handler().Inject(e2bserver.Fault{Op: e2bserver.OpExecute, Times: 1, Status: 503})
 	}
 	for i, t := range plan {
 		out.printf("task %d [%s]: %s\n", i+1, t.Language, t.Question)

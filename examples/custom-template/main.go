@@ -31,7 +31,7 @@ import (
 	"github.com/tta-dev/tta"
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
-	"github.com/tta-dev/tta/examples/internal/localbackend"
+	"github.com/tta-dev/tta/local"
 )
 
 // slowStart is the local template: its interpreter opens 2 s after the
@@ -51,7 +51,7 @@ func main() {
 // run executes code on template twice, with its default init window and with
 // window short, and writes what happened to w.
 func run(ctx context.Context, w io.Writer, template string, short time.Duration) error {
-	backend, err := localbackend.Open(slowStart)
+	backend, err := local.Open(local.WithTemplates(slowStart))
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func run(ctx context.Context, w io.Writer, template string, short time.Duration)
 	tpl := tta.Template{Name: template}
 
 	// The custom template's window: 120 s, ample for a 2 s start.
-	exec, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client), tta.WithTemplate(tpl))
+	exec, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client()), tta.WithTemplate(tpl))
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func run(ctx context.Context, w io.Writer, template string, short time.Duration)
 	fmt.Fprintf(w, "startup: %.1fs (create and readiness probes)\n", out.Startup.Seconds())
 
 	// A window shorter than the start: a terminal error, the sandbox killed.
-	impatient, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client), tta.WithTemplate(tpl), tta.WithInitWindow(short))
+	impatient, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client()), tta.WithTemplate(tpl), tta.WithInitWindow(short))
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func run(ctx context.Context, w io.Writer, template string, short time.Duration)
 	}
 	fmt.Fprintf(w, "error: %v\n", err)
 	fmt.Fprintf(w, "errors.Is(err, tta.ErrTemplateNotReady): %v; retries: %d\n", errors.Is(err, tta.ErrTemplateNotReady), retries)
-	fmt.Fprintf(w, "sandbox %s: %s\n", nr.SandboxID, state(ctx, backend.Client, nr.SandboxID))
+	fmt.Fprintf(w, "sandbox %s: %s\n", nr.SandboxID, state(ctx, backend.Client(), nr.SandboxID))
 	return nil
 }
 

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/tta-dev/tta"
-	"github.com/tta-dev/tta/examples/internal/localbackend"
+	"github.com/tta-dev/tta/local"
 )
 
 func main() {
@@ -31,14 +31,14 @@ func main() {
 
 // run executes both snippets and writes what they printed and returned to w.
 func run(ctx context.Context, w io.Writer) error {
-	backend, err := localbackend.Open()
+	backend, err := local.Open()
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
 	fmt.Fprintf(w, "backend: %v\n", backend)
 
-	exec, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client))
+	exec, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client()))
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ import (
 
 	"github.com/tta-dev/tta"
 	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
-	"github.com/tta-dev/tta/examples/internal/localbackend"
+	"github.com/tta-dev/tta/local"
 )
 
 func main() {
@@ -64,10 +64,10 @@ func run(ctx context.Context, w io.Writer, template, pkg string) error {
 	if err != nil {
 		return err
 	}
-	backend, err := localbackend.Open(
+	backend, err := local.Open(local.WithTemplates(
 		localrt.TemplateConfig{Name: template, Setup: []string{"echo 'ERROR: No matching distribution found for torch' >&2; exit 1"}},
 		localrt.TemplateConfig{Name: tta.DefaultTemplateName, Setup: setup},
-	)
+	))
 	if err != nil {
 		return err
 	}
@@ -75,13 +75,13 @@ func run(ctx context.Context, w io.Writer, template, pkg string) error {
 	fmt.Fprintf(w, "backend: %v\n", backend)
 	if pkg == "" {
 		pkg = "tabulate"
-		if backend.Local() {
+		if backend.Local() != nil {
 			pkg = demoPackage
 		}
 	}
 
-	customOpts := []tta.Option{tta.WithE2BClient(backend.Client), tta.WithTemplate(tta.Template{Name: template})}
-	if backend.Local() {
+	customOpts := []tta.Option{tta.WithE2BClient(backend.Client()), tta.WithTemplate(tta.Template{Name: template})}
+	if backend.Local() != nil {
 		customOpts = append(customOpts, tta.WithInitWindow(2*time.Second))
 	}
 	custom, err := tta.NewCodeExecution(customOpts...)
@@ -89,7 +89,7 @@ func run(ctx context.Context, w io.Writer, template, pkg string) error {
 		return err
 	}
 	defer custom.Close()
-	install, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client), tta.WithPackages(pkg))
+	install, err := tta.NewCodeExecution(tta.WithE2BClient(backend.Client()), tta.WithPackages(pkg))
 	if err != nil {
 		return err
 	}
