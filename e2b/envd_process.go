@@ -95,8 +95,10 @@ func (s *Sandbox) RunCommand(ctx context.Context, cmd string, opts CommandOption
 	timeoutErr := &timeoutError{op: op, timeout: timeout}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	timer := time.AfterFunc(timeout, func() { cancel(timeoutErr) })
-	defer timer.Stop()
+	if endsFirst(ctx, timeout) {
+		timer := time.AfterFunc(timeout, func() { cancel(timeoutErr) })
+		defer timer.Stop()
+	}
 	var sent atomic.Bool
 	runCtx = traceSent(runCtx, &sent)
 	run := commandRun{s: s, op: op, ctx: ctx, runCtx: runCtx, tag: tag}

@@ -438,6 +438,16 @@ func newInterruptedError(op, reason string, cause error, red redactor) *interrup
 	return e
 }
 
+// endsFirst reports whether a timeout started now ends strictly before ctx's
+// deadline. When it does not, ctx's deadline governs the call, so that a
+// caller's deadline (tta.Timeout, say) that ends at the same moment is
+// reported as the caller's, not as this package's ErrExecutionTimeout:
+// two timers due at one instant would otherwise race for the error's identity.
+func endsFirst(ctx context.Context, timeout time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || time.Now().Add(timeout).Before(dl)
+}
+
 // timeoutError reports ErrExecutionTimeout; it also matches
 // context.DeadlineExceeded.
 type timeoutError struct {

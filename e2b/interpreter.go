@@ -168,7 +168,13 @@ func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions)
 	}
 
 	execErr := &timeoutError{op: op, timeout: timeout}
-	execCtx, cancel := context.WithTimeoutCause(ctx, timeout, execErr)
+	var execCtx context.Context
+	var cancel context.CancelFunc
+	if endsFirst(ctx, timeout) {
+		execCtx, cancel = context.WithTimeoutCause(ctx, timeout, execErr)
+	} else {
+		execCtx, cancel = context.WithCancel(ctx)
+	}
 	defer cancel()
 	var sent atomic.Bool
 	traced := traceSent(execCtx, &sent)

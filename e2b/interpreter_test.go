@@ -447,3 +447,22 @@ func TestLineReaderLongLines(t *testing.T) {
 	_, err := lr.next()
 	assert.ErrorIs(t, err, io.EOF)
 }
+
+// A caller's deadline that ends at the same moment as the execution timeout
+// is reported as the caller's: two timers due at one instant must not race
+// for the error's identity (seen as a flaky tta.Timeout around RunCode).
+func TestRunCodeTimeoutEqualToCallerDeadlineIsTheCallers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clearEnv(t)
+		c, err := NewClient(WithAPIKey(testKey), WithHTTPClient(&http.Client{Transport: pipeTransport(func(w *io.PipeWriter) {})}))
+		require.NoError(t, err)
+		for range 20 {
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+			_, err := testSandbox(c, false).RunCode(ctx, "sleep()", RunCodeOptions{Timeout: 3 * time.Second})
+			cancel()
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.NotErrorIs(t, err, ErrExecutionTimeout, "the caller's deadline, not the execution timeout")
+		}
+		synctest.Wait()
+	})
+}
