@@ -62,19 +62,48 @@ func (s *Sandbox) baseURL(port int) string {
 	return "https://" + s.Host(port)
 }
 
+// Canonical forms of the headers setHeaders writes into the header map
+// directly.
+var (
+	keySandboxID    = http.CanonicalHeaderKey(HeaderSandboxID)
+	keySandboxPort  = http.CanonicalHeaderKey(HeaderSandboxPort)
+	keyAccessToken  = http.CanonicalHeaderKey(HeaderAccessToken)
+	keyTrafficToken = http.CanonicalHeaderKey(HeaderTrafficToken)
+)
+
+// portString is strconv.Itoa(port) without an allocation for the two ports
+// every request goes to.
+func portString(port int) string {
+	switch port {
+	case EnvdPort:
+		return "49983"
+	case InterpreterPort:
+		return "49999"
+	}
+	return strconv.Itoa(port)
+}
+
 // setHeaders adds the routing and authentication headers of a request to a
-// sandbox port.
+// sandbox port. It sets them as Header.Set would, with one allocation for
+// all their values rather than one each: every request to a sandbox pays for
+// it.
 func (s *Sandbox) setHeaders(h http.Header, port int) {
-	h.Set(HeaderSandboxID, s.id)
-	h.Set(HeaderSandboxPort, strconv.Itoa(port))
+	vals := make([]string, 0, 5)
+	set := func(key, v string) {
+		vals = append(vals, v)
+		n := len(vals)
+		h[key] = vals[n-1 : n : n]
+	}
+	set(keySandboxID, s.id)
+	set(keySandboxPort, portString(port))
 	if s.envdToken != "" {
-		h.Set(HeaderAccessToken, s.envdToken)
+		set(keyAccessToken, s.envdToken)
 	}
 	if s.trafficToken != "" {
-		h.Set(HeaderTrafficToken, s.trafficToken)
+		set(keyTrafficToken, s.trafficToken)
 	}
 	if h.Get("User-Agent") == "" {
-		h.Set("User-Agent", userAgent)
+		set("User-Agent", userAgent)
 	}
 }
 

@@ -38,10 +38,10 @@ const readerSize = 64 << 10
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerSize) }}
 
 // newLineReader reads lines from r; release returns its buffer.
-func newLineReader(r io.Reader) *lineReader {
+func newLineReader(r io.Reader) lineReader {
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(r)
-	return &lineReader{r: br}
+	return lineReader{r: br}
 }
 
 // release gives the read buffer back for reuse; lr must not be used again.
@@ -58,6 +58,9 @@ func (lr *lineReader) next() ([]byte, error) {
 	lr.buf = lr.buf[:0]
 	for {
 		chunk, err := lr.r.ReadSlice('\n')
+		if err == nil && len(lr.buf) == 0 {
+			return trimEOL(chunk), nil // the whole line is in the read buffer
+		}
 		if len(lr.buf)+len(chunk) > maxEventLine {
 			return nil, errLineTooLong
 		}

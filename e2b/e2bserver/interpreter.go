@@ -1,7 +1,6 @@
 package e2bserver
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -66,29 +65,21 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 	faults := t.sb.faults
 	s.mu.Unlock()
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	st := &ndjsonStream{
-		w:        w,
-		rc:       http.NewResponseController(w),
-		cancel:   cancel,
-		onExpire: func() { s.expireSoon(t.sb) },
-		cutAt:    faults.CutExecutionAfterLines,
-		expireAt: faults.ExpireAfterLines,
-		mu:       newChanLock(),
-	}
-	stop := st.keepalive(KeepaliveInterval)
-	err := t.sb.inst.Execute(ctx, req, st.emit)
-	stop()
-
+	// The execution runs in the request's context; the stream ends it (cancel)
+	// when the client cannot be written to or a fault cuts the stream.
+	st := newNDJSONStream(w, t.cancel, func() { s.expireSoon(t.sb) }, faults, KeepaliveInterval)
+	err := st.execute(r.Context(), t.sb.inst, req)
 	started, cut := st.state()
-	if cut {
+
+	// The lines accepted so far reach the client before any abort, as they
+	// would have had each been sent at once.
+	if cut || t.gone() {
+		_ = st.finish(nil, true)
 		panic(http.ErrAbortHandler)
 	}
-	t.abortIfGone()
 	if err != nil {
 		if r.Context().Err() != nil {
-			return // the client went away
+			return // the client went away (or could not be written to)
 		}
 		if !started {
 			msg := err.Error()
@@ -98,9 +89,10 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 			writeText(w, interpreterStatus(err), msg)
 			return
 		}
+		_ = st.finish(nil, true)
 		panic(http.ErrAbortHandler) // the interpreter failed mid-stream
 	}
-	if st.write(e2b.ExecutionEvent{Type: e2b.EventEndOfExecution}) != nil {
+	if st.finish(&e2b.ExecutionEvent{Type: e2b.EventEndOfExecution}, false) != nil {
 		panic(http.ErrAbortHandler)
 	}
 }

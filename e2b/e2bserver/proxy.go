@@ -21,12 +21,30 @@ type sandboxKey struct{}
 type target struct {
 	sb  *sandbox
 	ctx context.Context
+	// cancel ends the request's context, which serveSandbox derived.
+	cancel context.CancelFunc
 }
 
 // targetFrom returns the sandbox a request routed by serveSandbox is for.
 func targetFrom(ctx context.Context) *target {
 	t, _ := ctx.Value(sandboxKey{}).(*target)
 	return t
+}
+
+// targetCtx is the context serveSandbox gives a request: Context is the
+// request's, also cancelled when the sandbox goes away, and the target is its
+// value under sandboxKey. One allocation holds both.
+type targetCtx struct {
+	context.Context
+	t target
+}
+
+// Value returns the target for sandboxKey and defers to Context otherwise.
+func (c *targetCtx) Value(key any) any {
+	if _, ok := key.(sandboxKey); ok {
+		return &c.t
+	}
+	return c.Context.Value(key)
 }
 
 // gone reports whether the sandbox went away (killed, expired, paused).
@@ -119,8 +137,7 @@ func (s *Server) serveSandbox(w http.ResponseWriter, r *http.Request, id string,
 	defer cancel()
 	stop := context.AfterFunc(sctx, cancel)
 	defer stop()
-	ctx = context.WithValue(ctx, sandboxKey{}, &target{sb: sb, ctx: sctx})
-	h.ServeHTTP(w, r.WithContext(ctx))
+	h.ServeHTTP(w, r.WithContext(&targetCtx{Context: ctx, t: target{sb: sb, ctx: sctx, cancel: cancel}}))
 }
 
 // envdAccessAllowed checks X-Access-Token on a secured sandbox's envd and

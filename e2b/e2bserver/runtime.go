@@ -85,7 +85,9 @@ type Interpreter interface {
 	// order: first {"type":"number_of_executions"}, then stdout, stderr, result
 	// and error events. The Server writes each event as one NDJSON line,
 	// adds keepalive lines while Execute runs and the final end_of_execution
-	// when it returns nil. The user's code raising is an "error" event and a nil
+	// when it returns nil. Events emitted back to back are sent together, and
+	// an event reaches the client as soon as Execute stops emitting (waits,
+	// blocks or returns): there is no need to batch or pace them. The user's code raising is an "error" event and a nil
 	// return, never a Go error.
 	//
 	// req.ContextID and req.Language are never both set (the Server answers 400
