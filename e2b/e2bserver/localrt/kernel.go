@@ -31,7 +31,10 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // (python3 or node running an embedded driver): variables, imports and
 // functions persist across executions, the value of the final expression is
 // the main result, output is streamed as it is produced (including what
-// child processes write to the kernel's stdout and stderr). A Bash kernel
+// child processes write to the kernel's stdout and stderr). What the
+// interpreter prints itself and what child processes write straight to its
+// file descriptors travel by separate pipes: each keeps its own order, but
+// their order relative to each other is not guaranteed, as in Jupyter. A Bash kernel
 // runs each execution in a fresh bash -c and keeps no state; background jobs
 // end with the execution.
 //
