@@ -25,7 +25,7 @@ const (
 	maxSandboxTimeout     = 24 * time.Hour
 	defaultListLimit      = 100
 	maxListLimit          = 100
-	maxRequestBody        = 1 << 20
+	maxRequestBody        = 1 << 20 // a control-plane JSON body
 )
 
 // Messages of the control plane's 401 answers.
@@ -99,16 +99,59 @@ type timeoutBody struct {
 // errEmptyBody is decodeBody's error for a missing body.
 var errEmptyBody = errors.New("request body is empty")
 
-// decodeBody reads a JSON body, ignoring unknown fields.
-func decodeBody(r *http.Request, v any) error {
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+// errBodyTooLarge is decodeBody's error for a body longer than its limit.
+type errBodyTooLarge struct {
+	limit int64
+	hint  string
+}
+
+func (e *errBodyTooLarge) Error() string {
+	return fmt.Sprintf("request body is larger than the limit of %s; %s", byteSize(e.limit), e.hint)
+}
+
+// byteSize formats n bytes in the largest binary unit that divides it.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + " GiB"
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// decodeBody reads a JSON body of at most limit bytes, ignoring unknown
+// fields. A longer body is an *errBodyTooLarge whose message ends with hint,
+// and the connection is closed after the answer, as http.MaxBytesReader does.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, hint string, v any) error {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return &errBodyTooLarge{limit: limit, hint: hint}
+		}
 		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return errEmptyBody
 	}
 	return json.Unmarshal(data, v)
+}
+
+// controlBodyHint says what to do about a control-plane body over its limit.
+const controlBodyHint = "send metadata and environment variables of at most that size in total"
+
+// decodeControlBody decodes a control-plane JSON body. A body over
+// maxRequestBody is answered 413 here and reported as handled; other errors
+// are returned for the caller to answer.
+func decodeControlBody(w http.ResponseWriter, r *http.Request, v any) (handled bool, err error) {
+	err = decodeBody(w, r, maxRequestBody, controlBodyHint, v)
+	if tooLarge, ok := errors.AsType[*errBodyTooLarge](err); ok {
+		writeError(w, http.StatusRequestEntityTooLarge, tooLarge.Error())
+		return true, err
+	}
+	return false, err
 }
 
 // seconds converts a timeout in seconds (negative: 0) to a duration.
@@ -129,7 +172,9 @@ func (s *Server) createHandler(alwaysSecure bool) http.HandlerFunc {
 
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, alwaysSecure bool) {
 	var body createBody
-	if err := decodeBody(r, &body); err != nil {
+	if handled, err := decodeControlBody(w, r, &body); handled {
+		return
+	} else if err != nil {
 		if s.applyFaults(w, r, callInfo{op: OpCreate}) {
 			return
 		}
@@ -273,7 +318,9 @@ func (s *Server) handleSetTimeout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body timeoutBody
-	if err := decodeBody(r, &body); err != nil {
+	if handled, err := decodeControlBody(w, r, &body); handled {
+		return
+	} else if err != nil {
 		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
 		return
 	}
@@ -578,7 +625,9 @@ func decodeNextToken(tok string) (uint64, error) {
 // reports false for a malformed body or a timeout above maxSandboxTimeout.
 func resumeTimeout(w http.ResponseWriter, r *http.Request) (timeoutBody, time.Duration, bool) {
 	var body timeoutBody
-	if err := decodeBody(r, &body); err != nil && !errors.Is(err, errEmptyBody) {
+	if handled, err := decodeControlBody(w, r, &body); handled {
+		return body, 0, false
+	} else if err != nil && !errors.Is(err, errEmptyBody) {
 		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
 		return body, 0, false
 	}

@@ -26,6 +26,11 @@ const (
 	rootUser    = "root"
 )
 
+// maxRPCMessage bounds one message of envd's Connect services (a command
+// line with its environment, a chunk of stdin); a longer one is refused with
+// Connect's resource_exhausted.
+const maxRPCMessage = 16 << 20
+
 // envdHandler serves envd's port: /health, /files and the Connect services.
 func (s *Server) envdHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -34,13 +39,14 @@ func (s *Server) envdHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /files", s.handleDownload)
 	mux.HandleFunc("POST /files", s.handleUpload)
-	mux.Handle(processconnect.NewProcessHandler(&processService{}))
-	mux.Handle(filesystemconnect.NewFilesystemHandler(&filesystemService{}))
+	limit := connect.WithReadMaxBytes(maxRPCMessage)
+	mux.Handle(processconnect.NewProcessHandler(&processService{}, limit))
+	mux.Handle(filesystemconnect.NewFilesystemHandler(&filesystemService{}, limit))
 	// Server streams are never compressed. E2B's JS SDK sends no
 	// Connect-Accept-Encoding and rejects compressed envelopes, and a client
 	// that does ask for gzip (connect-go's does) still reads plain ones. Unary
 	// answers stay gzip when the client asks with Accept-Encoding.
-	_, stream := processconnect.NewProcessHandler(&processService{}, connect.WithCompressMinBytes(math.MaxInt))
+	_, stream := processconnect.NewProcessHandler(&processService{}, limit, connect.WithCompressMinBytes(math.MaxInt))
 	mux.Handle(processconnect.ProcessStartProcedure, plainStream(stream))
 	return mux
 }
@@ -196,16 +202,35 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rawPath, hasPath := q.Get("path"), q.Has("path") && q.Get("path") != ""
+	if r.ContentLength > s.maxUpload {
+		writeUploadTooLarge(w, s.maxUpload)
+		return
+	}
+	body := &limitedBody{r: r.Body, left: s.maxUpload}
+	r.Body = body
 
 	entries := []e2b.FileEntry{}
-	write := func(p string, body io.Reader) bool {
+	// tooLarge rejects the whole upload: the files it wrote are removed.
+	tooLarge := func() {
+		for _, e := range entries {
+			_ = t.sb.inst.Remove(r.Context(), e.Path)
+		}
+		t.abortIfGone()
+		writeUploadTooLarge(w, s.maxUpload)
+	}
+	write := func(p string, part io.Reader) bool {
 		for _, e := range entries {
 			if e.Path == p {
 				writeError(w, http.StatusBadRequest, fmt.Sprintf("you cannot upload multiple files to the same path '%s' in one upload request, only the first specified file was uploaded", p))
 				return false
 			}
 		}
-		if _, err := t.sb.inst.WriteFile(r.Context(), p, body); err != nil {
+		if _, err := t.sb.inst.WriteFile(r.Context(), p, part); err != nil {
+			if body.exceeded {
+				_ = t.sb.inst.Remove(r.Context(), p) // no truncated file is left behind
+				tooLarge()
+				return false
+			}
 			status, msg := fileErrorStatus(err, p)
 			writeError(w, status, msg)
 			return false
@@ -227,6 +252,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			if err != nil {
+				if body.exceeded {
+					tooLarge()
+					return
+				}
 				t.abortIfGone()
 				writeError(w, http.StatusInternalServerError, "error reading form: "+err.Error())
 				return
@@ -260,6 +289,46 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	t.abortIfGone()
 	writeJSON(w, http.StatusOK, entries)
+}
+
+// limitedBody reads an upload's body up to left bytes; reading past that
+// fails with errUploadTooLarge and records that the limit was exceeded.
+type limitedBody struct {
+	r        io.ReadCloser
+	left     int64
+	exceeded bool
+}
+
+// errUploadTooLarge is limitedBody's read error past its limit.
+var errUploadTooLarge = errors.New("upload body too large")
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		n, err := b.r.Read(one[:])
+		if n > 0 {
+			b.exceeded = true
+			return 0, errUploadTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.r.Close() }
+
+// writeUploadTooLarge answers 413 for an upload over limit bytes. The rest of
+// the body is not read: the connection is closed after the answer.
+func writeUploadTooLarge(w http.ResponseWriter, limit int64) {
+	w.Header().Set("Connection", "close")
+	writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+		"upload is larger than the limit of %s; upload fewer or smaller files per request", byteSize(limit)))
 }
 
 // partFileName is a part's file name with its directories, which

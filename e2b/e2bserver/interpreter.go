@@ -32,10 +32,22 @@ func writeText(w http.ResponseWriter, status int, msg string) {
 	_, _ = w.Write([]byte(msg))
 }
 
-// writeValidationError answers 422 like FastAPI for a body it cannot read.
+// writeValidationError answers 422 like FastAPI for a body it cannot read,
+// and 413 for one over maxInterpreterBody.
 func writeValidationError(w http.ResponseWriter, err error) {
-	writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"detail": err.Error()})
+	status := http.StatusUnprocessableEntity
+	if _, ok := errors.AsType[*errBodyTooLarge](err); ok {
+		status = http.StatusRequestEntityTooLarge
+	}
+	writeJSON(w, status, map[string]string{"detail": err.Error()})
 }
+
+// maxInterpreterBody bounds the JSON body of /execute and /contexts: the
+// code, its environment variables and a context's settings.
+const maxInterpreterBody = 16 << 20
+
+// executeBodyHint says what to do about an /execute body over its limit.
+const executeBodyHint = "upload large data as a file (POST /files on port 49983) and read it from the code"
 
 // interpreterStatus maps a runtime error to the interpreter's status.
 func interpreterStatus(err error) int {
@@ -53,7 +65,7 @@ func interpreterStatus(err error) int {
 func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 	t := targetFrom(r.Context())
 	var req e2b.ExecuteRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeBody(w, r, maxInterpreterBody, executeBodyHint, &req); err != nil {
 		writeValidationError(w, err)
 		return
 	}
@@ -100,7 +112,7 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleCreateContext(w http.ResponseWriter, r *http.Request) {
 	t := targetFrom(r.Context())
 	var req e2b.CreateContextRequest // optional: an empty body takes the defaults
-	if err := decodeBody(r, &req); err != nil && !errors.Is(err, errEmptyBody) {
+	if err := decodeBody(w, r, maxInterpreterBody, "send a shorter language and working directory", &req); err != nil && !errors.Is(err, errEmptyBody) {
 		writeValidationError(w, err)
 		return
 	}

@@ -14,6 +14,7 @@ type config struct {
 	runtime     Runtime
 	faults      []Fault
 	envdVersion string
+	maxUpload   int64
 }
 
 // WithAPIKey sets the API keys the control plane accepts in X-API-Key. It may be
@@ -77,6 +78,24 @@ func WithEnvdVersion(v string) Option {
 			return errors.New("e2bserver: WithEnvdVersion: empty version")
 		}
 		c.envdVersion = v
+		return nil
+	}
+}
+
+// DefaultMaxUploadSize is the default bound on the body of one upload to envd's
+// POST /files. It bounds the memory a ScriptedRuntime's files take and the disk
+// one request can fill.
+const DefaultMaxUploadSize = 1 << 30
+
+// WithMaxUploadSize bounds the body of one upload to envd's POST /files, all
+// its files together (default DefaultMaxUploadSize). A longer upload is
+// answered 413 and writes no file: those it had written are removed. n must be > 0.
+func WithMaxUploadSize(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("e2bserver: WithMaxUploadSize: the size must be > 0 bytes, got %d", n)
+		}
+		c.maxUpload = n
 		return nil
 	}
 }

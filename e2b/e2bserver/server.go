@@ -37,6 +37,7 @@ type Server struct {
 	runtime     Runtime
 	apiKeys     [][]byte // empty: any non-empty key
 	envdVersion string
+	maxUpload   int64        // bound on one POST /files body
 	api         http.Handler // control plane
 	envd        http.Handler // port 49983
 	interpreter http.Handler // port 49999
@@ -57,7 +58,7 @@ type Server struct {
 // New returns a Server configured by opts. With no options it accepts any API
 // key, knows DefaultTemplates and runs sandboxes on a zero ScriptedRuntime.
 func New(opts ...Option) (*Server, error) {
-	c := config{envdVersion: DefaultEnvdVersion}
+	c := config{envdVersion: DefaultEnvdVersion, maxUpload: DefaultMaxUploadSize}
 	for _, o := range opts {
 		if err := o(&c); err != nil {
 			return nil, err
@@ -69,6 +70,7 @@ func New(opts ...Option) (*Server, error) {
 	s := &Server{
 		runtime:     c.runtime,
 		envdVersion: c.envdVersion,
+		maxUpload:   c.maxUpload,
 		templates:   DefaultTemplates(),
 		sandboxes:   make(map[string]*sandbox),
 		calls:       make(map[Op]int),
