@@ -221,7 +221,7 @@ func (b *Breaker[In, Out]) acquire() (uint64, error) {
 		return gen, nil
 	}
 	if b.state == StateOpen {
-		if left := b.openUntil.Sub(time.Now()); left > 0 {
+		if left := time.Until(b.openUntil); left > 0 {
 			b.mu.Unlock()
 			return 0, &breakerOpenError{halfOpenIn: left}
 		}

@@ -718,11 +718,11 @@ func (in CodeInput) language() string {
 // validate reports bad input as an error (never a panic: it is run-time data).
 func (in CodeInput) validate() error {
 	if in.Timeout < 0 {
-		return fmt.Errorf("tta: CodeInput.Timeout must be >= 0, got %v", in.Timeout)
+		return fmt.Errorf("tta: CodeInput.Timeout must be >= 0, got %v; use 0 to bound the run by ctx alone", in.Timeout)
 	}
 	for i, f := range in.Files {
 		if f.Path == "" {
-			return fmt.Errorf("tta: CodeInput.Files[%d] has an empty Path", i)
+			return fmt.Errorf("tta: CodeInput.Files[%d] has an empty Path; give the path to write it to in the sandbox, such as \"data.csv\"", i)
 		}
 	}
 	for _, pkg := range in.Packages {

@@ -172,8 +172,8 @@ func TestCodeExec_InvalidInput(t *testing.T) {
 		in   tta.CodeInput
 		msg  string
 	}{
-		{"negative timeout", tta.CodeInput{Code: "1", Timeout: -time.Second}, "tta: CodeInput.Timeout must be >= 0, got -1s"},
-		{"file without path", tta.CodeInput{Code: "1", Files: []tta.File{{Data: []byte("x")}}}, "tta: CodeInput.Files[0] has an empty Path"},
+		{"negative timeout", tta.CodeInput{Code: "1", Timeout: -time.Second}, "tta: CodeInput.Timeout must be >= 0, got -1s; use 0 to bound the run by ctx alone"},
+		{"file without path", tta.CodeInput{Code: "1", Files: []tta.File{{Data: []byte("x")}}}, `tta: CodeInput.Files[0] has an empty Path; give the path to write it to in the sandbox, such as "data.csv"`},
 		{"bad package", tta.CodeInput{Code: "1", Packages: []string{"--index-url=x"}}, `tta: CodeInput.Packages: package "--index-url=x" starts with '-': pass package names, not pip options`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

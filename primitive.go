@@ -12,6 +12,7 @@ import "context"
 // Unless its documentation says otherwise, every Primitive in this package is
 // immutable after construction and safe for concurrent use by multiple goroutines.
 type Primitive[In, Out any] interface {
+	// Execute runs the step on in and returns its output, or an error.
 	Execute(ctx context.Context, in In) (Out, error)
 }
 

@@ -272,6 +272,9 @@ const (
 	stopNotAttempted                  // ctx done before the first attempt
 )
 
+// Error says how many attempts were made over how long, why retrying stopped
+// (attempts used up, MaxElapsedTime, the context's deadline or its end) and the
+// last attempt's error.
 func (e *RetryError) Error() string {
 	var b strings.Builder
 	b.WriteString("tta: retry: ")

@@ -27,7 +27,8 @@ import (
 //
 // Arguments: sandbox directory, working directory (sandbox view), "1" for a
 // private network, the file descriptor to report on once the traps are set,
-// then the command.
+// then the command. The launcher exits 125 when it cannot set up the
+// sandbox's view.
 const launcherScript = `trap 'exit 130' INT
 trap 'exit 143' TERM
 sb=$1 cwd=$2 net=$3 ready=$4
@@ -53,10 +54,6 @@ cd "$cwd" || exit 125
 
 // launcherShell runs launcherScript.
 const launcherShell = "/bin/sh"
-
-// launcherFailed is the launcher's exit status when it could not set up the
-// sandbox's view.
-const launcherFailed = 125
 
 // isolation says how a sandbox's processes are confined.
 type isolation struct {
