@@ -92,7 +92,10 @@ func (in *instance) RunProcess(ctx context.Context, spec e2bserver.ProcessSpec, 
 	if res.hookErr != nil {
 		return e2bserver.ProcessExit{}, res.hookErr
 	}
-	if res.cancelled {
+	// ctx ends before Close or a disconnect kills the process, so a process
+	// that died while ctx was done was ended by them, not by itself: checking
+	// ctx, not only whether runPiped saw it first, keeps that deterministic.
+	if res.cancelled || ctx.Err() != nil {
 		return e2bserver.ProcessExit{}, ctx.Err()
 	}
 	in.mu.Lock()
