@@ -174,19 +174,30 @@ func (c *Client) Connect(ctx context.Context, id string, timeout time.Duration) 
 // /sandboxes/{id}, GET /v2/sandboxes). It leaves out the envd access token:
 // use Connect for a handle that can reach a secure sandbox.
 type SandboxInfo struct {
-	ID                  string
-	TemplateID          string
-	Alias               string // the template's name, if it has one
-	State               SandboxState
-	StartedAt           time.Time
-	EndAt               time.Time // when E2B kills or pauses it
-	Metadata            map[string]string
-	CPUCount            int
-	MemoryMB            int
-	DiskSizeMB          int
+	// ID identifies the sandbox.
+	ID string
+	// TemplateID is the ID of the template the sandbox was created from.
+	TemplateID string
+	Alias      string // the template's name, if it has one
+	// State is StateRunning or StatePaused.
+	State SandboxState
+	// StartedAt is when the sandbox was started.
+	StartedAt time.Time
+	EndAt     time.Time // when E2B kills or pauses it
+	// Metadata is the key/value data given at creation; nil when none.
+	Metadata map[string]string
+	// CPUCount is the number of virtual CPUs.
+	CPUCount int
+	// MemoryMB is the memory size in MiB.
+	MemoryMB int
+	// DiskSizeMB is the disk size in MiB.
+	DiskSizeMB int
+	// EnvdVersion is the version of envd in the sandbox, e.g. "0.4.0".
 	EnvdVersion         string
 	AllowInternetAccess *bool // nil: not set explicitly
-	Domain              string
+	// Domain is the base domain serving the sandbox's traffic; "" for E2B's
+	// own domain and in List entries.
+	Domain string
 }
 
 func infoFromDetail(d SandboxDetail) SandboxInfo {
@@ -240,7 +251,10 @@ type ListOptions struct {
 
 // ListPage is one page of List. NextToken is "" on the last page.
 type ListPage struct {
+	// Sandboxes are the sandboxes on this page; empty (not an error) when
+	// none match.
 	Sandboxes []SandboxInfo
+	// NextToken continues with ListOptions.NextToken; "" on the last page.
 	NextToken string
 }
 

@@ -121,25 +121,42 @@ type FileType string
 
 // File types.
 const (
+	// FileTypeUnknown is an entry whose type envd did not report or that
+	// is none of the others.
 	FileTypeUnknown FileType = ""
-	FileTypeFile    FileType = "file"
-	FileTypeDir     FileType = "dir"
+	// FileTypeFile is a regular file.
+	FileTypeFile FileType = "file"
+	// FileTypeDir is a directory.
+	FileTypeDir FileType = "dir"
+	// FileTypeSymlink is a symbolic link; EntryInfo.SymlinkTarget names its
+	// target.
 	FileTypeSymlink FileType = "symlink"
 )
 
 // EntryInfo describes a file, directory or symlink in the sandbox.
 type EntryInfo struct {
-	Name          string
-	Type          FileType
-	Path          string
-	Size          int64
-	Mode          fs.FileMode
-	Permissions   string // such as "-rw-r--r--"
-	Owner         string
-	Group         string
+	// Name is the entry's base name.
+	Name string
+	// Type is the entry's type; FileTypeUnknown when envd did not say.
+	Type FileType
+	// Path is the entry's absolute path inside the sandbox.
+	Path string
+	// Size is the size in bytes.
+	Size int64
+	// Mode holds the entry's mode bits as envd reports them.
+	Mode        fs.FileMode
+	Permissions string // such as "-rw-r--r--"
+	// Owner is the name of the owning user.
+	Owner string
+	// Group is the name of the owning group.
+	Group string
+	// ModifiedTime is the last modification time; zero when envd did not
+	// report it.
 	ModifiedTime  time.Time
 	SymlinkTarget string // for a symlink, the path it points to
-	Metadata      map[string]string
+	// Metadata is user-defined metadata stored as user.e2b.* extended
+	// attributes, with the prefix stripped; nil when there is none.
+	Metadata map[string]string
 }
 
 func entryFromProto(e *filesystem.EntryInfo) EntryInfo {

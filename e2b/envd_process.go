@@ -39,6 +39,7 @@ type CommandOptions struct {
 	// with each chunk of output as it arrives, in order, before RunCommand
 	// returns.
 	OnStdout func(string)
+	// OnStderr receives each chunk of standard error.
 	OnStderr func(string)
 	// Timeout bounds the whole command; zero means DefaultCommandTimeout.
 	// Negative is an error.
@@ -48,9 +49,13 @@ type CommandOptions struct {
 // CommandResult is what a finished command left behind. A non-zero ExitCode is
 // a result, not an error.
 type CommandResult struct {
+	// ExitCode is the process's exit code as envd reports it; 0 means
+	// success.
 	ExitCode int
-	Stdout   string
-	Stderr   string
+	// Stdout is everything the command wrote to standard output.
+	Stdout string
+	// Stderr is everything the command wrote to standard error.
+	Stderr string
 	// Error is envd's description of a failure to run or wait for the process,
 	// if any.
 	Error string

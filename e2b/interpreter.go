@@ -30,20 +30,31 @@ type OutputMessage struct {
 // expression (IsMainResult) or something it displayed. Each field holds one
 // representation, empty or nil when absent; PNG, JPEG and PDF are base64.
 type Result struct {
+	// IsMainResult is true for the value of the cell's last expression and
+	// false for something the code displayed.
 	IsMainResult bool
 	Text         string // text/plain
-	HTML         string
-	Markdown     string
-	SVG          string
-	PNG          string // base64
-	JPEG         string // base64
-	PDF          string // base64
-	LaTeX        string
-	JSON         map[string]any
-	JavaScript   string
-	Data         map[string]any
-	Chart        map[string]any
-	Extra        map[string]any
+	// HTML is the text/html representation.
+	HTML string
+	// Markdown is the text/markdown representation.
+	Markdown string
+	// SVG is the image/svg+xml representation.
+	SVG  string
+	PNG  string // base64
+	JPEG string // base64
+	PDF  string // base64
+	// LaTeX is the text/latex representation.
+	LaTeX string
+	// JSON is the application/json representation.
+	JSON map[string]any
+	// JavaScript is the application/javascript representation.
+	JavaScript string
+	// Data is a tabular representation, such as a pandas DataFrame.
+	Data map[string]any
+	// Chart is E2B's structured description of a plotted chart.
+	Chart map[string]any
+	// Extra holds any other representations, keyed by name.
+	Extra map[string]any
 }
 
 // Formats lists the representations the result has, in a fixed order:
@@ -76,7 +87,9 @@ func (r Result) Formats() []string {
 
 // Logs is the output an execution printed, in order, one entry per chunk.
 type Logs struct {
+	// Stdout holds the chunks written to standard output; nil when none.
 	Stdout []string
+	// Stderr holds the chunks written to standard error; nil when none.
 	Stderr []string
 }
 
@@ -84,8 +97,10 @@ type Logs struct {
 // the execution, not a failure to execute: RunCode returns it in
 // Execution.Error with a nil error, and trying the code again will not help.
 type ExecutionError struct {
-	Name      string // such as "ZeroDivisionError"
-	Value     string // such as "division by zero"
+	Name  string // such as "ZeroDivisionError"
+	Value string // such as "division by zero"
+	// Traceback is the formatted traceback as the interpreter sent it,
+	// possibly with ANSI colour codes.
 	Traceback string
 }
 
@@ -93,7 +108,10 @@ type ExecutionError struct {
 // execution. RunCode does not touch it once it has returned, so it is safe to
 // read from multiple goroutines.
 type Execution struct {
-	Logs    Logs
+	// Logs is everything the code printed, in order.
+	Logs Logs
+	// Results are the rich results in the order they were produced; empty
+	// when there were none.
 	Results []Result
 	// Error is set when the code raised; nil otherwise.
 	Error *ExecutionError
@@ -126,9 +144,12 @@ type RunCodeOptions struct {
 	// calling goroutine as the interpreter streams each item, in order, before
 	// RunCode returns.
 	OnStdout func(OutputMessage)
+	// OnStderr receives each chunk of standard error.
 	OnStderr func(OutputMessage)
+	// OnResult receives each rich result.
 	OnResult func(Result)
-	OnError  func(ExecutionError)
+	// OnError receives the exception the code raised, if any.
+	OnError func(ExecutionError)
 	// Timeout bounds the whole execution; zero means DefaultExecutionTimeout.
 	// Negative is an error.
 	Timeout time.Duration

@@ -22,7 +22,8 @@ const DefaultTemplateID = "fakecodeinterpreter1"
 type FakeTemplate struct {
 	// ID and Name identify the template; Create accepts either. At least one
 	// is required.
-	ID   string
+	ID string
+	// Name is the template's name (alias); "" when it has only an ID.
 	Name string
 	// CreateDelay is how long Create takes.
 	CreateDelay time.Duration
@@ -57,6 +58,7 @@ type Output struct {
 	// Stdout and Stderr are the run's output, passed to the output callbacks
 	// once the run's Delay has passed.
 	Stdout string
+	// Stderr is the run's standard error; "" prints nothing.
 	Stderr string
 	// Results are the values displayed.
 	Results []tta.Result
@@ -79,12 +81,19 @@ func Raise(name, value string) Output {
 
 // Run records one RunCode call. It is a plain value.
 type Run struct {
+	// SandboxID is the sandbox the code ran in.
 	SandboxID string
-	Code      string
-	Language  string
+	// Code is the code as sent.
+	Code string
+	// Language is the requested language as sent; "" when none was named.
+	Language string
+	// ContextID is the context the code ran in; "" for the language's
+	// default context.
 	ContextID string
-	EnvVars   map[string]string
-	Timeout   time.Duration
+	// EnvVars is a copy of the run's environment variables; nil when none.
+	EnvVars map[string]string
+	// Timeout is the run's execution timeout as sent.
+	Timeout time.Duration
 	// At is when the run started.
 	At time.Time
 	// ExecutionCount is the context's execution counter after the run.
@@ -96,14 +105,22 @@ type Op string
 
 // Operations.
 const (
-	OpCreate     Op = "create"
-	OpProbe      Op = "probe"
-	OpRun        Op = "run"
-	OpContext    Op = "context"
-	OpCommand    Op = "command"
-	OpWriteFile  Op = "write-file"
+	// OpCreate is FakeProvider's Create.
+	OpCreate Op = "create"
+	// OpProbe is a sandbox's Probe of the interpreter's port.
+	OpProbe Op = "probe"
+	// OpRun is a sandbox's RunCode.
+	OpRun Op = "run"
+	// OpContext is a sandbox's CreateContext.
+	OpContext Op = "context"
+	// OpCommand is a sandbox's RunCommand, including package installs.
+	OpCommand Op = "command"
+	// OpWriteFile is a sandbox's WriteFile.
+	OpWriteFile Op = "write-file"
+	// OpSetTimeout is a sandbox's SetTimeout.
 	OpSetTimeout Op = "set-timeout"
-	OpKill       Op = "kill"
+	// OpKill is a sandbox's Kill.
+	OpKill Op = "kill"
 )
 
 // Fault makes calls of an operation fail. It is a plain value.

@@ -144,8 +144,11 @@ type FileType int
 
 // File types.
 const (
+	// TypeFile is a regular file.
 	TypeFile FileType = iota + 1
+	// TypeDir is a directory.
 	TypeDir
+	// TypeSymlink is a symbolic link; FileInfo.SymlinkTarget names its target.
 	TypeSymlink
 )
 
@@ -192,7 +195,9 @@ type ProcessSpec struct {
 
 // ProcessInfo describes a running process.
 type ProcessInfo struct {
-	PID  uint32
+	// PID is the process's id, as reported to Started.
+	PID uint32
+	// Spec is the configuration the process was started with.
 	Spec ProcessSpec
 }
 
@@ -210,7 +215,9 @@ type Stream int
 
 // Output streams.
 const (
+	// Stdout is the process's standard output.
 	Stdout Stream = iota + 1
+	// Stderr is the process's standard error.
 	Stderr
 )
 
@@ -227,7 +234,9 @@ type Signal int
 
 // Signals envd can send.
 const (
+	// SIGTERM asks the process to end.
 	SIGTERM Signal = 15
+	// SIGKILL ends the process at once.
 	SIGKILL Signal = 9
 )
 

@@ -58,17 +58,22 @@ type ScriptedRuntime struct {
 // testing/synctest), Stdout, Stderr, Result and Error are emitted in that
 // order, each when non-empty. It is a plain value, read concurrently.
 type Reply struct {
-	Stdout   string
-	Stderr   string
-	Result   string     // text/plain of the main result, e.g. "2"
-	Error    *ExecError // the code raised
+	// Stdout is emitted as one stdout chunk; "" emits nothing.
+	Stdout string
+	// Stderr is emitted as one stderr chunk; "" emits nothing.
+	Stderr string
+	Result string     // text/plain of the main result, e.g. "2"
+	Error  *ExecError // the code raised
+	// Duration is how long the execution runs before anything is emitted;
+	// zero answers at once.
 	Duration time.Duration
 }
 
 // ExecError is an error raised by executed code.
 type ExecError struct {
-	Name      string // e.g. "ZeroDivisionError"
-	Value     string // e.g. "division by zero"
+	Name  string // e.g. "ZeroDivisionError"
+	Value string // e.g. "division by zero"
+	// Traceback is the formatted traceback; "" is allowed.
 	Traceback string
 }
 
@@ -76,9 +81,14 @@ type ExecError struct {
 // Stderr are emitted and the process exits with ExitCode. It is a plain value,
 // read concurrently.
 type CommandReply struct {
-	Stdout   string
-	Stderr   string
+	// Stdout is emitted as one stdout chunk; "" emits nothing.
+	Stdout string
+	// Stderr is emitted as one stderr chunk; "" emits nothing.
+	Stderr string
+	// ExitCode is the process's exit code; 0 means success.
 	ExitCode int
+	// Duration is how long the process runs before anything is emitted;
+	// zero answers at once.
 	Duration time.Duration
 }
 
@@ -91,8 +101,10 @@ type Cell struct {
 	ContextID      string            // the context it runs in
 	ExecutionCount int               // 1 for the first cell of the context
 	EnvVars        map[string]string // sandbox env vars overlaid with the request's
-	SandboxID      string
-	Template       Template
+	// SandboxID is the sandbox the cell runs in.
+	SandboxID string
+	// Template is the template that sandbox was created from.
+	Template Template
 	// State persists across the cells of one context until it is restarted:
 	// a script's stand-in for the kernel's variables.
 	State map[string]any
@@ -137,12 +149,16 @@ type Command struct {
 	// Line is the command line: for "/bin/bash -l -c LINE" (how E2B's SDKs run
 	// commands) and other "sh -c" forms it is LINE, otherwise Cmd and Args
 	// joined by spaces.
-	Line      string
-	Spec      ProcessSpec
-	PID       uint32
-	EnvVars   map[string]string // sandbox env vars overlaid with the process's
+	Line string
+	// Spec is the process configuration as the client sent it.
+	Spec ProcessSpec
+	// PID is the process id the client was given.
+	PID     uint32
+	EnvVars map[string]string // sandbox env vars overlaid with the process's
+	// SandboxID is the sandbox the process runs in.
 	SandboxID string
-	Files     *FileStore
+	// Files is the sandbox's file system.
+	Files *FileStore
 
 	ctx    context.Context
 	output func(Stream, []byte) error

@@ -25,8 +25,12 @@ type Template struct {
 // IDs of the default templates. They are this server's own identifiers; their
 // aliases are E2B's well-known template names.
 const (
+	// CodeInterpreterTemplateID is the ID of the template aliased
+	// e2b.DefaultTemplate: envd plus the code interpreter.
 	CodeInterpreterTemplateID = "nlhz8vlwyupq845jsdg9"
-	BaseTemplateID            = "rki5dems9wqfm4r03t7g"
+	// BaseTemplateID is the ID of the template aliased e2b.BaseTemplate: envd
+	// only, no code interpreter.
+	BaseTemplateID = "rki5dems9wqfm4r03t7g"
 )
 
 // DefaultTemplates returns the templates every Server knows unless replaced:
