@@ -60,6 +60,7 @@ var defaultBaselines = map[string]string{
 	"TimeoutHappy":    "stdlib",
 	"Chain4":          "failsafe",
 	"Parallel8":       "errgroup",
+	"RunCode":         "raw_http",
 }
 
 var defaultTargets = []target{
@@ -67,6 +68,7 @@ var defaultTargets = []target{
 	{Case: "TimeoutHappy", Impl: "tta", MaxNsRatio: 1.25},
 	{Case: "Chain4", Impl: "tta", MaxNsRatio: 0.5, MaxAllocsRatio: 1.0 / 3},
 	{Case: "CacheHit", Impl: "tta", ZeroAllocs: true},
+	{Case: "RunCode", Impl: "tta_e2b", MaxNsRatio: 1.2},
 }
 
 func main() {

@@ -96,3 +96,16 @@ func TestRenderWithoutBaselineCannotDecideRatio(t *testing.T) {
 	assert.Contains(t, b.String(), "| unknown (no baseline) |")
 	assert.Zero(t, missed, "an undecided target is not counted as missed")
 }
+
+func TestRenderRunCodeAgainstRawHTTP(t *testing.T) {
+	results, err := parse(strings.NewReader(
+		"BenchmarkRunCode/tta_e2b-2 10 145000 ns/op 16021 B/op 176 allocs/op\n" +
+			"BenchmarkRunCode/raw_http-2 10 132000 ns/op 17314 B/op 158 allocs/op\n"))
+	require.NoError(t, err)
+	var b strings.Builder
+	missed := render(&b, results, defaultBaselines, defaultTargets)
+	// 145000/132000 = 1.10x <= 1.20x: met, with raw_http as the built-in baseline.
+	assert.Contains(t, b.String(), "| RunCode | tta_e2b | 145000 | 16021 | 176 | 1.10x | 1.11x | ≤ 1.20x ns | yes |")
+	assert.Contains(t, b.String(), "| RunCode | raw_http * |")
+	assert.Zero(t, missed)
+}
