@@ -18,71 +18,113 @@ import (
 //   - cold: no pool; the call creates a sandbox, probes its interpreter, runs
 //     the code and kills the sandbox: 4 requests on the call's path.
 //   - warm_pool: WithWarmPool(1); the call takes a ready sandbox and runs the
-//     code: 1 request; the kill and the refill run in the background. The
-//     timer is stopped between iterations while WaitWarm refills the pool, so
-//     that every measured call finds a ready sandbox, as calls do when they
-//     come more slowly than the pool refills.
-//   - warm_pool_cycle: the same calls with the timer running while the pool
-//     refills: ns/op and allocs/op are those of a whole cycle (the call, its
-//     background kill, the refill's create and probe).
+//     code: 1 request; the kill and the refill run in the background, and
+//     WaitWarm waits for the refill before the next call. ns/op and allocs/op
+//     are a whole cycle (the call, its background kill, the refill's create
+//     and probe); call-ns/op is the call alone.
+//   - cold_vs_warm: each iteration makes a warm call and then a cold one, each
+//     timed alone once the pool is full again, so that both see the same load
+//     on a shared machine; it reports cold-ns/call, warm-ns/call and their
+//     ratio, cold/warm.
 //
-// Each also reports call-ns/op, the mean latency of the Execute calls alone,
-// timed around the call. In warm_pool it matches ns/op; in warm_pool_cycle
-// it is the call's latency without the stop-the-world pause with which
-// StopTimer and StartTimer read memory statistics on every iteration, a pause
-// that makes the next loopback request about 90 µs slower on a 2-core VM.
+// The timer is never stopped: StopTimer and StartTimer read memory statistics
+// with a stop-the-world pause, which makes the next loopback request about
+// 90 µs slower on a 2-core VM.
 func BenchmarkExecute(b *testing.B) {
-	for _, bc := range []struct {
-		name      string
-		warm      int
-		stopTimer bool
-	}{
-		{"cold", 0, false},
-		{"warm_pool", 1, true},
-		{"warm_pool_cycle", 1, false},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			env := e2btest.Start(b, e2bserver.WithRuntime(&e2bserver.ScriptedRuntime{
-				Replies: map[string]e2bserver.Reply{"1+1": {Result: "2"}},
-			}))
-			opts := []tta.Option{tta.WithE2BClient(env.Client)}
-			if bc.warm > 0 {
-				opts = append(opts, tta.WithWarmPool(bc.warm))
-			}
-			exec, err := tta.NewCodeExecution(opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			in := tta.CodeInput{Code: "1+1"}
-			var calls time.Duration
-			b.ReportAllocs()
-			for b.Loop() {
-				if bc.warm > 0 {
-					if bc.stopTimer {
-						b.StopTimer()
-					}
-					if err := exec.WaitWarm(ctx); err != nil {
-						b.Fatal(err)
-					}
-					if bc.stopTimer {
-						b.StartTimer()
-					}
-				}
-				start := time.Now()
-				out, err := exec.Execute(ctx, in)
-				calls += time.Since(start)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(out.Results) != 1 || out.Results[0].Text != "2" {
-					b.Fatalf("results %+v, want one result \"2\"", out.Results)
-				}
-			}
-			b.ReportMetric(float64(calls.Nanoseconds())/float64(b.N), "call-ns/op")
-			if err := exec.Close(); err != nil {
-				b.Fatal(err)
-			}
-		})
+	ctx := context.Background()
+	in := tta.CodeInput{Code: "1+1"}
+	execute := func(b *testing.B, exec *tta.CodeExecutionPrimitive) {
+		out, err := exec.Execute(ctx, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out.Results) != 1 || out.Results[0].Text != "2" {
+			b.Fatalf("results %+v, want one result \"2\"", out.Results)
+		}
 	}
+	waitWarm := func(b *testing.B, exec *tta.CodeExecutionPrimitive) {
+		if err := exec.WaitWarm(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	b.Run("cold", func(b *testing.B) {
+		cold := newExecution(b, 0)
+		b.ReportAllocs()
+		for b.Loop() {
+			execute(b, cold)
+		}
+	})
+	b.Run("warm_pool", func(b *testing.B) {
+		warm := newExecution(b, 1)
+		var calls time.Duration
+		b.ReportAllocs()
+		for b.Loop() {
+			waitWarm(b, warm)
+			start := time.Now()
+			execute(b, warm)
+			calls += time.Since(start)
+		}
+		b.ReportMetric(float64(calls.Nanoseconds())/float64(b.N), "call-ns/op")
+	})
+	b.Run("cold_vs_warm", func(b *testing.B) {
+		cold, warm := newExecution(b, 0), newExecution(b, 1)
+		var lat coldWarm
+		for b.Loop() {
+			waitWarm(b, warm)
+			lat.timeWarm(func() { execute(b, warm) })
+			waitWarm(b, warm) // the refill and the background kill are done
+			lat.timeCold(func() { execute(b, cold) })
+		}
+		lat.report(b)
+	})
+}
+
+// newExecution returns a CodeExecutionPrimitive on a new E2B-compatible
+// server whose scripted runtime answers `1+1` with "2", with a warm pool of
+// size warm (0: none). Cleanup closes it.
+func newExecution(b *testing.B, warm int) *tta.CodeExecutionPrimitive {
+	env := e2btest.Start(b, e2bserver.WithRuntime(&e2bserver.ScriptedRuntime{
+		Replies: map[string]e2bserver.Reply{"1+1": {Result: "2"}},
+	}))
+	opts := []tta.Option{tta.WithE2BClient(env.Client)}
+	if warm > 0 {
+		opts = append(opts, tta.WithWarmPool(warm))
+	}
+	exec, err := tta.NewCodeExecution(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := exec.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	return exec
+}
+
+// coldWarm accumulates the latencies of cold and warm calls timed in the same
+// iterations.
+type coldWarm struct {
+	cold, warm time.Duration
+	n          int
+}
+
+func (c *coldWarm) timeCold(call func()) { c.cold += timed(call); c.n++ }
+func (c *coldWarm) timeWarm(call func()) { c.warm += timed(call) }
+
+func timed(call func()) time.Duration {
+	start := time.Now()
+	call()
+	return time.Since(start)
+}
+
+// report reports the mean latencies and their ratio.
+func (c *coldWarm) report(b *testing.B) {
+	if c.n == 0 || c.warm == 0 {
+		return
+	}
+	b.ReportMetric(float64(c.cold.Nanoseconds())/float64(c.n), "cold-ns/call")
+	b.ReportMetric(float64(c.warm.Nanoseconds())/float64(c.n), "warm-ns/call")
+	b.ReportMetric(float64(c.cold)/float64(c.warm), "cold/warm")
 }
