@@ -217,3 +217,39 @@ func TestE2BProvider_SandboxesAreSecured(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "envd without the access token")
 	})
 }
+
+// The warm pool takes create, readiness and kill off the call's path: with
+// each of those requests held 1 s by the server, a cold call takes 3 s (create,
+// probe, kill, one after the other) and a warm one no time at all, its only
+// request being the run.
+func TestE2BProvider_WarmCallSendsOnlyTheRun(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []tta.Option
+		want time.Duration
+	}{
+		{"cold", nil, 3 * time.Second},
+		{"warm pool", []tta.Option{tta.WithWarmPool(1)}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				exec, env := startE2BExec(t, &e2bserver.ScriptedRuntime{
+					Replies: map[string]e2bserver.Reply{"1+1": {Result: "2"}},
+				}, tc.opts...)
+				require.NoError(t, exec.WaitWarm(context.Background()))
+				for _, op := range []e2bserver.Op{e2bserver.OpCreate, e2bserver.OpInterpreterHealth, e2bserver.OpKill} {
+					env.Server.Inject(e2bserver.Fault{Op: op, Delay: time.Second})
+				}
+				runs := env.Server.Calls(e2bserver.OpExecute)
+
+				start := time.Now()
+				out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1+1"})
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, time.Since(start))
+				require.Len(t, out.Results, 1)
+				assert.Equal(t, "2", out.Results[0].Text)
+				assert.Equal(t, runs+1, env.Server.Calls(e2bserver.OpExecute), "one run")
+			})
+		})
+	}
+}
