@@ -78,7 +78,11 @@ func (e *TemplateNotReadyError) Transient() bool { return false }
 // the *SandboxError), because running it twice could repeat its side effects.
 // Otherwise the cause decides: the provider's transient errors (Transient()
 // true: port not open, connection refused, rate limited) are retried, and its
-// terminal ones (Transient() false: sandbox gone, unauthorized) are not.
+// terminal ones (Transient() false: unauthorized, template unknown) are not.
+// A sandbox found gone before the code started (ErrSandboxGone) is retried
+// when the call is stateless (CodeExecutionPrimitive.Execute, NewSession),
+// since the next attempt gets a fresh sandbox, and is terminal in a Session,
+// whose state went with it.
 //
 // A SandboxError is not modified after it is returned and is safe to read from
 // multiple goroutines.

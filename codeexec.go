@@ -365,7 +365,7 @@ func (p *CodeExecutionPrimitive) Execute(ctx context.Context, in CodeInput) (Cod
 	start := time.Now()
 	l, err := p.acquire(ctx)
 	if err != nil {
-		return out, p.explain(ctx, err)
+		return out, p.explain(ctx, retryInFreshSandbox(err))
 	}
 	panicking := true // still true in the deferred call only if run panics
 	defer func() {
@@ -383,8 +383,38 @@ func (p *CodeExecutionPrimitive) Execute(ctx context.Context, in CodeInput) (Cod
 	if !l.pooled && len(l.provisioned) > 0 {
 		out.Installed = append(slices.Clone(l.provisioned), out.Installed...)
 	}
-	return out, p.explain(ctx, err)
+	return out, p.explain(ctx, retryInFreshSandbox(err))
 }
+
+// mayHaveStarted reports whether the code of a run that failed with err may
+// have started: not when the provider says the request can be tried again
+// (it never reached the interpreter) or that the sandbox was gone before it.
+func mayHaveStarted(err error) bool {
+	return !isTransient(err) && !errors.Is(err, ErrSandboxGone)
+}
+
+// retryInFreshSandbox makes the error of a stateless call whose sandbox was
+// gone before its code started retryable, since the next attempt gets a fresh
+// sandbox; other errors, nil included, are returned unchanged.
+func retryInFreshSandbox(err error) error {
+	if !errors.Is(err, ErrSandboxGone) {
+		return err
+	}
+	se, ok := errors.AsType[*SandboxError](err)
+	if !ok || se.Started {
+		return err
+	}
+	return &freshSandboxError{se}
+}
+
+// freshSandboxError is a *SandboxError for a sandbox that was gone before the
+// code started, in a call whose retry gets a fresh sandbox.
+type freshSandboxError struct{ *SandboxError }
+
+func (e *freshSandboxError) Unwrap() error { return e.SandboxError }
+
+// Transient reports true: a fresh sandbox may succeed.
+func (e *freshSandboxError) Transient() bool { return true }
 
 // Close kills every sandbox the primitive still holds (pooled, in use by
 // calls in flight, held by sessions, or whose kill failed before), interrupts
@@ -469,8 +499,12 @@ func (p *CodeExecutionPrimitive) explain(ctx context.Context, err error) error {
 }
 
 // acquire returns a ready sandbox: from the pool when one is there, otherwise
-// a new one, after starting to refill the pool, which is behind.
+// a new one, after starting to refill the pool, which is behind. A call whose
+// ctx is already done takes nothing from the pool.
 func (p *CodeExecutionPrimitive) acquire(ctx context.Context) (*lease, error) {
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
 	if l := p.fromPool(ctx); l != nil {
 		return l, nil
 	}
@@ -636,7 +670,7 @@ func (p *CodeExecutionPrimitive) run(ctx context.Context, l *lease, in CodeInput
 			out.Duration >= in.Timeout && errors.Is(err, context.DeadlineExceeded)) {
 			err = &codeTimeoutError{d: in.Timeout, err: err}
 		}
-		return fail("run", !isTransient(err), err)
+		return fail("run", mayHaveStarted(err), err)
 	}
 	if exec.Error != nil {
 		if p.cfg.codeErrorsAsErrors {

@@ -232,7 +232,8 @@ func TestCodeExec_NeverRerunsStartedCode(t *testing.T) {
 	})
 }
 
-// A terminal probe error (the sandbox is gone) ends the wait at once.
+// A terminal probe error (the sandbox is gone) ends the wait at once; the
+// call may be retried, in a fresh sandbox.
 func TestCodeExec_TerminalProbeStopsWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "slow", NeverReady: true})
@@ -242,7 +243,7 @@ func TestCodeExec_TerminalProbeStopsWaiting(t *testing.T) {
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.ErrorIs(t, err, tta.ErrSandboxGone)
 		assert.NotErrorIs(t, err, tta.ErrTemplateNotReady)
-		assert.False(t, transient(err))
+		assert.True(t, transient(err), "stateless: the next attempt gets a fresh sandbox")
 		assert.Equal(t, 1500*time.Millisecond, time.Since(start), "probes at 0, 0.5 and 1.5 s")
 	})
 }

@@ -303,3 +303,49 @@ func TestPool_WaitWarm(t *testing.T) {
 		})
 	})
 }
+
+// A pooled sandbox that the provider ended while it waited fails the call
+// before the code starts; the call is retryable, and Retry runs it in a fresh
+// sandbox.
+func TestPool_GoneWhileIdleRetriedInFreshSandbox(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		exec := fakeExec(t, p, tta.WithWarmPool(1))
+		require.NoError(t, exec.WaitWarm(context.Background()))
+		p.Sandbox("sbx-1").Expire()
+
+		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
+		require.ErrorIs(t, err, tta.ErrSandboxGone)
+		var se *tta.SandboxError
+		require.ErrorAs(t, err, &se)
+		assert.False(t, se.Started, "the sandbox was gone before the code started")
+		assert.True(t, transient(err), "a fresh sandbox may succeed")
+		assert.Empty(t, p.Sandbox("sbx-1").Runs())
+
+		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "1"})
+		require.NoError(t, err)
+		assert.NotEqual(t, "sbx-1", out.SandboxID)
+	})
+}
+
+// A call whose context is already done fails at once and leaves the pool's
+// sandbox for the next call.
+func TestPool_DoneContextTakesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		exec := fakeExec(t, p, tta.WithWarmPool(1))
+		require.NoError(t, exec.WaitWarm(context.Background()))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+
+		_, err := exec.Execute(ctx, tta.CodeInput{Code: "1"})
+		require.ErrorIs(t, err, context.Canceled)
+		synctest.Wait()
+		assert.False(t, p.Sandbox("sbx-1").Killed(), "still in the pool")
+		assert.Len(t, p.Sandboxes(), 1)
+
+		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
+		require.NoError(t, err)
+		assert.Equal(t, "sbx-1", out.SandboxID)
+	})
+}

@@ -59,7 +59,10 @@ type Sandbox interface {
 	// (Execution.Error), not a Go error. A returned error must be transient
 	// only when the code certainly did not start (the request never reached
 	// the interpreter); an error after the code may have started must not be,
-	// since running it again could repeat its side effects.
+	// since running it again could repeat its side effects. An error matching
+	// ErrSandboxGone says that the sandbox was gone before the code started;
+	// a sandbox lost while the code ran is an interrupted run, which must not
+	// match ErrSandboxGone (later calls report the sandbox gone).
 	RunCode(ctx context.Context, req RunRequest) (Execution, error)
 
 	// CreateContext creates an interpreter context for language (its own

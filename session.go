@@ -59,7 +59,7 @@ func (p *CodeExecutionPrimitive) NewSession(ctx context.Context) (*Session, erro
 		p.refill() // the session keeps the sandbox: replace it at once
 	}
 	if err != nil {
-		return nil, p.explain(ctx, err)
+		return nil, p.explain(ctx, retryInFreshSandbox(err))
 	}
 	s := &Session{p: p, l: l, turn: make(chan struct{}, 1), contexts: make(map[string]string)}
 	s.closing, s.cancel = context.WithCancelCause(context.Background())

@@ -98,10 +98,15 @@ func TestSession_GoneDuringRun(t *testing.T) {
 		s := newSession(t, exec)
 		time.AfterFunc(time.Second, func() { p.Sandboxes()[0].Expire() })
 		_, err := s.Execute(context.Background(), tta.CodeInput{Code: "train()"})
-		require.ErrorIs(t, err, tta.ErrSandboxGone)
+		var se *tta.SandboxError
+		require.ErrorAs(t, err, &se)
+		assert.True(t, se.Started, "the code ran until the sandbox ended: an interrupted run")
+		assert.False(t, transient(err))
 		_, err = s.Execute(context.Background(), tta.CodeInput{Code: "1"})
-		require.ErrorIs(t, err, tta.ErrSandboxGone)
+		require.ErrorIs(t, err, tta.ErrSandboxGone, "the next call finds the sandbox gone")
+		assert.False(t, transient(err))
 		assert.Len(t, p.Sandboxes()[0].Runs(), 1)
+		assert.Len(t, p.Sandboxes(), 1, "never silently starts over")
 	})
 }
 

@@ -14,7 +14,10 @@ import (
 // FakeSandbox is a sandbox of a FakeProvider. It implements tta.Sandbox and
 // records what was done to it. It expires at the timeout given to Create (as
 // extended by SetTimeout); afterwards, and after Kill, its operations fail
-// with an error matching tta.ErrSandboxGone, and Kill succeeds.
+// with an error matching tta.ErrSandboxGone, and Kill succeeds. A run whose
+// sandbox ends while the code runs fails as interrupted, as on E2B, where
+// the stream breaks: not transient, not tta.ErrSandboxGone; the next
+// operation reports the sandbox gone.
 //
 // A FakeSandbox is safe for concurrent use; its recording methods return
 // copies.
@@ -210,7 +213,9 @@ func (s *FakeSandbox) RunCode(ctx context.Context, req tta.RunRequest) (tta.Exec
 	gone := s.goneLocked(time.Now())
 	s.p.mu.Unlock()
 	if gone != nil {
-		return tta.Execution{}, interrupted("run", gone)
+		// As on E2B: the stream breaks; that the sandbox is gone shows on
+		// the next request.
+		return tta.Execution{}, terminal("ttatest: run interrupted: sandbox %s ended while the code ran", s.id)
 	}
 	if out.Stdout != "" && req.OnStdout != nil {
 		req.OnStdout(out.Stdout)
