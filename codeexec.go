@@ -173,6 +173,11 @@ func WithInitWindow(d time.Duration) Option {
 // what running sandboxes cost. The default is 0, no pool. WithWarmPool panics
 // if n < 0.
 //
+// A pooled call has the whole sandbox timeout (WithSandboxTimeout) ahead of
+// it, as a cold one has from its create: pooled sandboxes are created with an
+// eighth more, and one that waited longer than that eighth is extended when a
+// call takes it, one request on the call's path.
+//
 // With a pool, Execute does not wait for the kill of the sandbox it used
 // either: the kill runs in the background (retried, as every kill is), so a
 // pooled call costs about one run of the code. Close waits for every kill
@@ -509,17 +514,18 @@ func (p *CodeExecutionPrimitive) acquire(ctx context.Context) (*lease, error) {
 		return l, nil
 	}
 	p.refill()
-	return p.provision(ctx)
+	return p.provision(ctx, p.cfg.sandboxTimeout)
 }
 
-// provision creates a sandbox, tracks it, waits for its interpreter and
-// installs the configured packages. On failure the sandbox is killed.
-func (p *CodeExecutionPrimitive) provision(ctx context.Context) (*lease, error) {
+// provision creates a sandbox that lives timeout, tracks it, waits for its
+// interpreter and installs the configured packages. On failure the sandbox is
+// killed.
+func (p *CodeExecutionPrimitive) provision(ctx context.Context, timeout time.Duration) (*lease, error) {
 	tpl := p.cfg.template
 	start := time.Now()
 	sb, err := p.cfg.provider.Create(ctx, CreateRequest{
 		Template: tpl,
-		Timeout:  p.cfg.sandboxTimeout,
+		Timeout:  timeout,
 		Metadata: p.metadata(ctx),
 	})
 	if err == nil && isNil(sb) {

@@ -40,7 +40,7 @@ func (p *CodeExecutionPrimitive) refill() {
 // provision then kills what it created.
 func (p *CodeExecutionPrimitive) fill() {
 	defer p.wg.Done()
-	l, err := p.provision(p.closing)
+	l, err := p.provision(p.closing, p.cfg.sandboxTimeout+poolSlack(p.cfg.sandboxTimeout))
 	p.mu.Lock()
 	p.poolPending--
 	late := false
@@ -101,9 +101,15 @@ func (p *CodeExecutionPrimitive) WaitWarm(ctx context.Context) error {
 	}
 }
 
+// poolSlack is how much longer than the sandbox timeout a pooled sandbox is
+// created to live, and so how long it may wait in the pool and still have the
+// whole timeout ahead of the call that takes it.
+func poolSlack(timeout time.Duration) time.Duration { return timeout / 8 }
+
 // fromPool takes a ready sandbox from the pool, or returns nil when none is
-// there. A sandbox that waited more than half its timeout is extended first;
-// one that cannot be extended (it expired) is killed and skipped.
+// there. A sandbox that waited longer than poolSlack is extended first, so
+// that the call has the whole sandbox timeout ahead of it; one that cannot be
+// extended (it is gone) is killed and skipped.
 func (p *CodeExecutionPrimitive) fromPool(ctx context.Context) *lease {
 	if p.pool == nil {
 		return nil
@@ -116,7 +122,7 @@ func (p *CodeExecutionPrimitive) fromPool(ctx context.Context) *lease {
 			return nil
 		}
 		now := time.Now()
-		if now.Sub(l.extended) < p.cfg.sandboxTimeout/2 {
+		if now.Sub(l.extended) <= poolSlack(p.cfg.sandboxTimeout) {
 			return l
 		}
 		if err := l.sb.SetTimeout(ctx, p.cfg.sandboxTimeout); err != nil {

@@ -349,3 +349,33 @@ func TestPool_DoneContextTakesNothing(t *testing.T) {
 		assert.Equal(t, "sbx-1", out.SandboxID)
 	})
 }
+
+// A pooled call has the whole sandbox timeout ahead of it, however long its
+// sandbox waited in the pool: up to an eighth of the timeout the eighth more
+// it was created with covers the wait; beyond, it is extended when taken.
+func TestPool_CallHasTheWholeTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		wait     time.Duration
+		extended []time.Duration
+	}{
+		{"fresh", 75 * time.Second, nil},
+		{"waited", 4*time.Minute + 59*time.Second, []time.Duration{10 * time.Minute}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := ttatest.NewFakeProvider()
+				p.Script("train()", ttatest.Output{Delay: 10*time.Minute - time.Second, Stdout: "done\n"})
+				exec := fakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(10*time.Minute))
+				require.NoError(t, exec.WaitWarm(context.Background()))
+				time.Sleep(tc.wait)
+
+				out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "train()"})
+				require.NoError(t, err, "a run of just under the timeout fits")
+				assert.Equal(t, "done\n", out.Stdout)
+				assert.Equal(t, "sbx-1", out.SandboxID)
+				assert.Equal(t, tc.extended, p.Sandbox("sbx-1").Timeouts())
+			})
+		})
+	}
+}
