@@ -47,7 +47,9 @@ type CodeInput struct {
 	// arrives, possibly from another goroutine but never concurrently. If
 	// either panics, the run is cancelled, the sandbox killed, and Execute
 	// re-panics in its own goroutine with a *PanicError that carries the
-	// value and the callback's stack.
+	// value and the callback's stack. A callback must not call Close on the
+	// primitive running it: Close waits for the call, which waits for the
+	// callback.
 	OnStdout func(text string)
 	OnStderr func(text string)
 }
@@ -429,7 +431,9 @@ func (e *freshSandboxError) Transient() bool { return true }
 // or its kill failed and is reported. Calls after Close fail with ErrClosed.
 // Close returns the errors of the kills that failed, joined, or nil; it is
 // idempotent: later calls wait for the first to finish and return the same
-// error.
+// error. Since it waits for the calls in flight, it must not be called from
+// their output callbacks (CodeInput.OnStdout, OnStderr), which they wait for:
+// that call would never return.
 func (p *CodeExecutionPrimitive) Close() error {
 	p.mu.Lock()
 	if p.closed {
