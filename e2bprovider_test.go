@@ -171,6 +171,20 @@ func TestE2BProvider_CreateCleanup(t *testing.T) {
 	})
 }
 
+// A gateway's 5xx does not prove that the control plane made nothing: the
+// provider looks for a sandbox the create may have made, as after a dropped
+// connection.
+func TestE2BProvider_GatewayErrorCleansUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exec, env := startE2BExec(t, &e2bserver.ScriptedRuntime{})
+		env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpCreate, Status: http.StatusGatewayTimeout, Times: 1})
+		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
+		require.Error(t, err)
+		assert.True(t, transient(err))
+		assert.Equal(t, 1, env.Server.Calls(e2bserver.OpList), "looked for a sandbox the create may have made")
+	})
+}
+
 func TestE2BProvider_RateLimitHonoured(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		exec, env := startE2BExec(t, &e2bserver.ScriptedRuntime{})

@@ -57,7 +57,8 @@ func providerFromEnv() (Provider, func(), error) {
 // faster than a name) with the request's timeout and metadata, plus a
 // "tta.create" label unique to the call: when Create fails in a way that
 // leaves it unknown whether E2B created the sandbox (the connection broke,
-// ctx ended), the provider lists sandboxes with that label and kills them,
+// ctx ended, a 5xx answer that a gateway may send while the control plane
+// goes on), the provider lists sandboxes with that label and kills them,
 // with its own 15 s bound, before returning the error.
 //
 // Probe is the interpreter's health check: E2B's 502 "The sandbox is running
@@ -89,12 +90,21 @@ func (p e2bProvider) Create(ctx context.Context, req CreateRequest) (Sandbox, er
 		// then answers only with the access token the client keeps.
 		Secure: true})
 	if err != nil {
-		if _, answered := errors.AsType[*e2b.APIError](err); !answered {
+		if mayHaveCreated(err) {
 			p.cleanupCreate(ctx, token)
 		}
 		return nil, e2bError(err)
 	}
 	return e2bSandbox{sb: sb}, nil
+}
+
+// mayHaveCreated reports whether a Create that failed with err may still have
+// made a sandbox: when no answer came (the connection broke, ctx ended), and
+// when the answer was a server error, which a gateway may send while the
+// control plane behind it goes on creating.
+func mayHaveCreated(err error) bool {
+	apiErr, answered := errors.AsType[*e2b.APIError](err)
+	return !answered || apiErr.StatusCode >= 500
 }
 
 // cleanupCreate kills the sandboxes labelled with token: those a failed Create
