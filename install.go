@@ -22,6 +22,9 @@ import (
 //	install, _ := tta.NewCodeExecution(tta.WithPackages("torch", "transformers"))
 //	flow := tta.Fallback[tta.CodeInput, tta.CodeOutput](custom, install)
 //
+// Fallback moves on after any error, a run cut off after the code started
+// (SandboxError.Started) included, so code with side effects may run in both.
+//
 // A failed install (pip exits non-zero) is an *InstallError, not retried.
 // WithPackages with no packages changes nothing. WithPackages panics if a
 // package is empty, starts with '-' (pip would read an option), or contains
