@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 )
 
 // This file decodes the code interpreter's /execute answer: NDJSON, one
@@ -131,12 +130,12 @@ func applyEvent(exec *Execution, ev *ExecutionEvent, h executionHandlers) {
 	case EventStdout:
 		exec.Logs.Stdout = append(exec.Logs.Stdout, ev.Text)
 		if h.onStdout != nil {
-			h.onStdout(OutputMessage{Line: ev.Text, Timestamp: eventTime(ev.Timestamp)})
+			h.onStdout(OutputMessage{Line: ev.Text, Timestamp: ev.Timestamp.Time})
 		}
 	case EventStderr:
 		exec.Logs.Stderr = append(exec.Logs.Stderr, ev.Text)
 		if h.onStderr != nil {
-			h.onStderr(OutputMessage{Line: ev.Text, Timestamp: eventTime(ev.Timestamp), Error: true})
+			h.onStderr(OutputMessage{Line: ev.Text, Timestamp: ev.Timestamp.Time, Error: true})
 		}
 	case EventResult:
 		res := resultFromEvent(ev)
@@ -151,13 +150,6 @@ func applyEvent(exec *Execution, ev *ExecutionEvent, h executionHandlers) {
 			h.onError(e)
 		}
 	}
-}
-
-func eventTime(unixNano int64) time.Time {
-	if unixNano == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, unixNano)
 }
 
 func resultFromEvent(ev *ExecutionEvent) Result {

@@ -233,8 +233,11 @@ type ExecutionEvent struct {
 	Type string `json:"type"`
 
 	// stdout / stderr
-	Text      string `json:"text,omitempty"`
-	Timestamp int64  `json:"timestamp,omitempty"` // unix nanoseconds
+	Text string `json:"text,omitempty"`
+	// Timestamp is when the interpreter saw a stdout or stderr line: an ISO
+	// 8601 string on the wire (see EventTime); zero, and omitted, when absent
+	// or unreadable.
+	Timestamp EventTime `json:"timestamp,omitzero"`
 
 	// number_of_executions
 	ExecutionCount int `json:"execution_count,omitempty"`

@@ -2,6 +2,7 @@ package e2bserver
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,6 +44,40 @@ func TestExecuteNDJSON(t *testing.T) {
 	assert.Equal(t, "ZeroDivisionError", events[2].Name)
 	assert.Equal(t, "division by zero", events[2].Value)
 	assert.Equal(t, "Traceback...", events[2].Traceback)
+}
+
+// TestExecuteStampsOutputLikeE2B reads the raw answer: stdout and stderr lines
+// carry the time as E2B's interpreter writes it (the Jupyter message date
+// through FastAPI), an ISO 8601 string in UTC with microseconds, not a number.
+func TestExecuteStampsOutputLikeE2B(t *testing.T) {
+	rt := &ScriptedRuntime{Replies: map[string]Reply{"x": {Stdout: "out\n", Stderr: "err\n", Result: "1"}}}
+	e := newEnv(t, WithRuntime(rt))
+	sb := e.create(map[string]any{"templateID": "code-interpreter-v1"})
+	before := time.Now().Add(-time.Second)
+	resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "x"})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	after := time.Now().Add(time.Second)
+
+	stamped := 0
+	for _, l := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+		var raw map[string]any
+		require.NoError(t, json.Unmarshal(l, &raw), "%s", l)
+		ts, has := raw["timestamp"]
+		if raw["type"] != e2b.EventStdout && raw["type"] != e2b.EventStderr {
+			assert.False(t, has, "only output is stamped: %s", l)
+			continue
+		}
+		stamped++
+		s, ok := ts.(string)
+		require.True(t, ok, "timestamp is a string: %s", l)
+		assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$`, s)
+		at, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err)
+		assert.True(t, at.After(before) && at.Before(after), "stamped now: %s", s)
+	}
+	assert.Equal(t, 2, stamped)
 }
 
 func TestExecuteStreamsEachLineAtOnce(t *testing.T) {

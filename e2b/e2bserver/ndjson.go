@@ -88,8 +88,8 @@ func newNDJSONStream(w http.ResponseWriter, cancel, onExpire func(), faults Sand
 // emit accepts one execution event, stamping stdout/stderr with the time, and
 // makes sure a flush follows.
 func (st *ndjsonStream) emit(ev e2b.ExecutionEvent) error {
-	if ev.Timestamp == 0 && (ev.Type == e2b.EventStdout || ev.Type == e2b.EventStderr) {
-		ev.Timestamp = time.Now().UnixNano()
+	if ev.Timestamp.IsZero() && (ev.Type == e2b.EventStdout || ev.Type == e2b.EventStderr) {
+		ev.Timestamp = e2b.EventTime{Time: time.Now()}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()

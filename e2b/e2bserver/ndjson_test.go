@@ -68,11 +68,18 @@ func (f *flushRecorder) sent() (flushes []string, unflushed string) {
 	return append([]string(nil), f.flushes...), f.pending.String()
 }
 
+// stamp is the time stdout stamps its events with; line is how it is written.
+var stamp = time.Date(2025, 6, 1, 10, 0, 0, 123456789, time.FixedZone("CEST", 2*60*60))
+
 func stdout(text string) e2b.ExecutionEvent {
-	return e2b.ExecutionEvent{Type: e2b.EventStdout, Text: text, Timestamp: 1}
+	return e2b.ExecutionEvent{Type: e2b.EventStdout, Text: text, Timestamp: e2b.EventTime{Time: stamp}}
 }
 
-func line(text string) string { return `{"type":"stdout","text":"` + text + `","timestamp":1}` + "\n" }
+// line is stdout(text) as E2B's interpreter writes it: the time in UTC, ISO
+// 8601 with microseconds and a numeric offset.
+func line(text string) string {
+	return `{"type":"stdout","text":"` + text + `","timestamp":"2025-06-01T08:00:00.123456+00:00"}` + "\n"
+}
 
 func TestNDJSONStreamFlushesWhenTheRuntimePauses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

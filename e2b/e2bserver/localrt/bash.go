@@ -48,7 +48,7 @@ func (k *Kernel) runBash(ctx context.Context, code string, env map[string]string
 			if stdout {
 				typ = e2b.EventStdout
 			}
-			err := emit(e2b.ExecutionEvent{Type: typ, Text: string(data), Timestamp: time.Now().UnixNano()})
+			err := emit(e2b.ExecutionEvent{Type: typ, Text: string(data), Timestamp: e2b.EventTime{Time: time.Now()}})
 			if err != nil && ctx.Err() == nil {
 				emitErr = err
 				return err

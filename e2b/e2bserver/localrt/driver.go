@@ -279,7 +279,7 @@ func (p *driverProc) readRaw(f *os.File, stream string) {
 			p.keepStderr(b)
 		}
 		p.deliver(0, kernelMsg{kind: msgEvent, ev: e2b.ExecutionEvent{
-			Type: stream, Text: string(b), Timestamp: time.Now().UnixNano(),
+			Type: stream, Text: string(b), Timestamp: e2b.EventTime{Time: time.Now()},
 		}})
 	}
 	marker := func(id uint64) { p.deliver(id, kernelMsg{kind: msgSynced}) }
