@@ -45,8 +45,11 @@ type Result struct {
 	PDF  string // base64
 	// LaTeX is the text/latex representation.
 	LaTeX string
-	// JSON is the application/json representation.
-	JSON map[string]any
+	// JSON is the application/json representation as the interpreter sent
+	// it: an object (map[string]any), an array ([]any), a string, a float64
+	// or a bool, as encoding/json decodes into an any. nil when absent or
+	// null.
+	JSON any
 	// JavaScript is the application/javascript representation.
 	JavaScript string
 	// Data is a tabular representation, such as a pandas DataFrame.

@@ -161,6 +161,56 @@ func TestRunCodeEveryResultField(t *testing.T) {
 		exec.Results[0].Formats())
 }
 
+func TestRunCodeResultJSONOfAnyType(t *testing.T) {
+	// E2B's interpreter passes application/json on unchecked: any JSON value.
+	body := strings.Join([]string{
+		`{"type":"result","json":{"a":1}}`,
+		`{"type":"result","json":[1,"two",null]}`,
+		`{"type":"result","json":"text"}`,
+		`{"type":"result","json":2.5}`,
+		`{"type":"result","json":false}`,
+		`{"type":"result","json":null,"text":"t"}`,
+		`{"type":"end_of_execution"}`,
+	}, "\n")
+	c := newTestClient(t, streamHandler(body))
+	exec, err := testSandbox(c, false).RunCode(context.Background(), "x", RunCodeOptions{})
+	require.NoError(t, err)
+	var got []any
+	for _, r := range exec.Results {
+		got = append(got, r.JSON)
+	}
+	assert.Equal(t, []any{map[string]any{"a": 1.0}, []any{1.0, "two", nil}, "text", 2.5, false, nil}, got)
+	assert.Equal(t, []string{"json"}, exec.Results[4].Formats(), "false is a value")
+	assert.Equal(t, []string{"text"}, exec.Results[5].Formats(), "null is absent")
+}
+
+func TestDecodeExecutionKeepsEventsWithMistypedFields(t *testing.T) {
+	body := strings.Join([]string{
+		`{"type":"number_of_executions","execution_count":"3"}`,
+		`{"type":"stdout","text":"a\n","timestamp":"2025-06-01T10:00:00Z","is_main_result":"yes"}`,
+		`{"text":["not","a","string"],"type":"stderr"}`,
+		`{"type":"result","is_main_result":true,"text":"t","data":[1,2],"chart":"bar","extra":7,"png":5,"html":"<p>"}`,
+		`{"type":"error","name":"E","value":{"v":1},"traceback":["line 1","line 2"]}`,
+		`{"type":"end_of_execution"}`,
+	}, "\n")
+	var results []Result
+	var errs []ExecutionError
+	exec, err := decodeExecution(strings.NewReader(body), executionHandlers{
+		onResult: func(r Result) { results = append(results, r) },
+		onError:  func(e ExecutionError) { errs = append(errs, e) },
+	}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 0, exec.ExecutionCount, "a string count is left zero")
+	assert.Equal(t, []string{"a\n"}, exec.Logs.Stdout)
+	assert.Equal(t, []string{""}, exec.Logs.Stderr, "the line is kept, its text zero")
+	want := Result{IsMainResult: true, Text: "t", HTML: "<p>"}
+	assert.Equal(t, []Result{want}, exec.Results)
+	assert.Equal(t, []Result{want}, results)
+	require.NotNil(t, exec.Error)
+	assert.Equal(t, ExecutionError{Name: "E"}, *exec.Error)
+	assert.Equal(t, []ExecutionError{{Name: "E"}}, errs)
+}
+
 func TestRunCodeEightMegabyteLine(t *testing.T) {
 	png := strings.Repeat("QUJD", 2<<20) // 8 MiB of base64
 	c := newTestClient(t, streamHandler(
@@ -203,6 +253,18 @@ func TestRunCodeStreamCut(t *testing.T) {
 		{
 			name:    "a line is not JSON",
 			handler: streamHandler(`{"type":"stdout","text":"partial\n"}`+"\n", "not json\n", `{"type":"end_of_execution"}`+"\n"),
+		},
+		{
+			name:    "a line is cut JSON",
+			handler: streamHandler(`{"type":"stdout","text":"partial\n"}`+"\n", `{"type":"stdout","execution_count":"3",`+"\n", `{"type":"end_of_execution"}`+"\n"),
+		},
+		{
+			name:    "a line is an array",
+			handler: streamHandler(`{"type":"stdout","text":"partial\n"}`+"\n", `[{"type":"end_of_execution"}]`+"\n", `{"type":"end_of_execution"}`+"\n"),
+		},
+		{
+			name:    "a line's type is not a string",
+			handler: streamHandler(`{"type":"stdout","text":"partial\n"}`+"\n", `{"type":7,"text":"x"}`+"\n", `{"type":"end_of_execution"}`+"\n"),
 		},
 	}
 	for _, tt := range tests {

@@ -93,8 +93,10 @@ type executionHandlers struct {
 // decodeExecution reads an /execute answer to its end_of_execution line,
 // calling the handlers as lines arrive, in order. It returns the execution and
 // nil, or what arrived so far and an error matching ErrExecutionInterrupted
-// when the stream ends early, breaks, or has a line that is not an event.
-// Blank lines, keepalives and unknown event types are skipped.
+// when the stream ends early, breaks, or has a line that is not an event (not
+// JSON, not an object, or with no readable type). Blank lines, keepalives and
+// unknown event types are skipped; a known field of an unexpected JSON type is
+// left zero (see ExecutionEvent).
 func decodeExecution(r io.Reader, h executionHandlers, red redactor) (*Execution, error) {
 	const op = "run code"
 	exec := &Execution{Results: []Result{}}
@@ -112,7 +114,7 @@ func decodeExecution(r io.Reader, h executionHandlers, red redactor) (*Execution
 			continue
 		}
 		var ev ExecutionEvent
-		if err := json.Unmarshal(line, &ev); err != nil {
+		if err := json.Unmarshal(line, &ev); err != nil && !typedEvent(&ev, err) {
 			return exec, newInterruptedError(op, fmt.Sprintf("line %d is not an execution event", n), err, red)
 		}
 		if ev.Type == EventEndOfExecution {
@@ -120,6 +122,16 @@ func decodeExecution(r io.Reader, h executionHandlers, red redactor) (*Execution
 		}
 		applyEvent(exec, &ev, h)
 	}
+}
+
+// typedEvent reports whether ev, whose decoding failed with err, is still an
+// event to use: the line was a JSON object whose type decoded, and err only
+// says that some other field had an unexpected JSON type. encoding/json
+// decodes everything else before reporting such a mismatch, and leaves the
+// field zero.
+func typedEvent(ev *ExecutionEvent, err error) bool {
+	var typeErr *json.UnmarshalTypeError
+	return ev.Type != "" && errors.As(err, &typeErr) && typeErr.Field != "type"
 }
 
 // applyEvent records one event in exec and calls its handler.

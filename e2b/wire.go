@@ -228,6 +228,10 @@ const (
 // ExecutionEvent is one NDJSON line of /execute. Which fields are set depends on
 // Type: Text and Timestamp for stdout/stderr; the MIME fields for result; Name,
 // Value and Traceback for error; ExecutionCount for number_of_executions.
+//
+// The client keeps a line whose type it can read even when another known field
+// has an unexpected JSON type (say, a string execution_count): that field is
+// left zero and the rest of the line is used.
 type ExecutionEvent struct {
 	// Type is one of the Event constants; unknown types are ignored.
 	Type string `json:"type"`
@@ -262,8 +266,10 @@ type ExecutionEvent struct {
 	PDF  string `json:"pdf,omitempty"`  // base64
 	// LaTeX is the text/latex representation; empty when absent.
 	LaTeX string `json:"latex,omitempty"`
-	// JSON is the application/json representation; nil when absent.
-	JSON map[string]any `json:"json,omitempty"`
+	// JSON is the application/json representation as sent, decoded as
+	// encoding/json decodes into an any: an object (map[string]any), an array
+	// ([]any), a string, a float64 or a bool. nil when absent or null.
+	JSON any `json:"json,omitempty"`
 	// JavaScript is the application/javascript representation; empty when
 	// absent.
 	JavaScript string `json:"javascript,omitempty"`
