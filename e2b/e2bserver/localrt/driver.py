@@ -244,7 +244,13 @@ def _rich_value(field, value):
             return base64.b64encode(bytes(value)).decode("ascii")
         return str(value)
     if field == "json":
-        return value if isinstance(value, dict) else None
+        # Any JSON value, as E2B passes application/json on; one that cannot
+        # be written as strict JSON is dropped rather than break the event.
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            return None
+        return value
     return str(value)
 
 

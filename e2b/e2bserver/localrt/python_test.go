@@ -91,6 +91,25 @@ Rich()`
 	assert.Equal(t, "<b>rich</b>", results[0].HTML)
 	assert.True(t, results[1].IsMainResult)
 	assert.Empty(t, results[1].HTML, "a class is shown by repr only")
+
+	code = `
+class J:
+    def __init__(self, v): self.v = v
+    def _repr_json_(self): return self.v
+`
+	execute(t, k, code, nil)
+	for expr, want := range map[string]any{
+		`J([1, "two", None])`:   []any{1.0, "two", nil},
+		`J("text")`:             "text",
+		`J(2.5)`:                2.5,
+		`J(False)`:              false,
+		`J(float("nan"))`:       nil,
+		`J({"k": object()})`:    nil,
+		`J({"nested": [True]})`: map[string]any{"nested": []any{true}},
+	} {
+		res := mainResult(t, execute(t, k, expr, nil))
+		assert.Equal(t, want, res.JSON, expr)
+	}
 }
 
 func TestPythonStdoutStderrOrder(t *testing.T) {
