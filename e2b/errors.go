@@ -1,6 +1,7 @@
 package e2b
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,7 +91,11 @@ type APIError struct {
 	Code int
 	// ErrorCode is the control plane's machine-readable error_code, if any.
 	ErrorCode string
-	// Message is the server's message, with any secret redacted.
+	// Message is the server's message, with any secret redacted: the body's
+	// "message", or else its "detail" (the code interpreter's FastAPI errors,
+	// a list of validation errors rendered as "loc: msg; ..."), or else the
+	// body itself when it is not JSON, cut at 512 bytes. Empty when the
+	// answer gave none.
 	Message string
 	// SandboxID is the sandbox the call was about, if any.
 	SandboxID string
@@ -216,14 +221,85 @@ type target struct {
 // maxErrorBody bounds how much of an error answer is read.
 const maxErrorBody = 64 << 10
 
-// errorPayload covers both JSON error shapes: the control plane's and envd's
-// {"code","message"} and the proxy's {"sandboxId","message","port","code"}.
+// errorPayload covers the JSON error shapes: the control plane's and envd's
+// {"code","message"}, the proxy's {"sandboxId","message","port","code"} and
+// the code interpreter's (FastAPI's) {"detail"}.
 type errorPayload struct {
 	Code      json.RawMessage `json:"code"`
 	ErrorCode string          `json:"error_code"`
 	Message   string          `json:"message"`
 	SandboxID string          `json:"sandboxId"`
 	Port      json.RawMessage `json:"port"`
+	Detail    json.RawMessage `json:"detail"`
+}
+
+// maxMessage bounds a message the package builds from an answer's body
+// rather than takes from its "message" field.
+const maxMessage = 512
+
+// truncateMessage cuts s to maxMessage bytes, marking the cut with "...".
+func truncateMessage(s string) string {
+	if len(s) > maxMessage {
+		return s[:maxMessage] + "..."
+	}
+	return s
+}
+
+// detailMessage renders FastAPI's "detail": a string as it is; a list of
+// validation errors as their "msg" fields, each after its "loc" joined with
+// dots ("body.code: Field required"), separated by "; "; anything else, or a
+// list with an item lacking "msg", as compact JSON. null or absent is "".
+func detailMessage(raw json.RawMessage) string {
+	var v any
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil || v == nil {
+		return ""
+	}
+	switch d := v.(type) {
+	case string:
+		return d
+	case []any:
+		if msg, ok := validationMessages(d); ok {
+			return truncateMessage(msg)
+		}
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return ""
+	}
+	return truncateMessage(b.String())
+}
+
+// validationMessages joins the items of a FastAPI validation error list;
+// false when an item is not an object with a string "msg".
+func validationMessages(items []any) (string, bool) {
+	if len(items) == 0 {
+		return "", false
+	}
+	var b strings.Builder
+	for i, item := range items {
+		obj, ok := item.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		msg, ok := obj["msg"].(string)
+		if !ok {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if loc, ok := obj["loc"].([]any); ok && len(loc) > 0 {
+			for j, part := range loc {
+				if j > 0 {
+					b.WriteByte('.')
+				}
+				fmt.Fprint(&b, part)
+			}
+			b.WriteString(": ")
+		}
+		b.WriteString(msg)
+	}
+	return b.String(), true
 }
 
 // numericCode returns the payload's code when it is a JSON number.
@@ -254,6 +330,9 @@ func apiErrorFromBody(op string, status int, header http.Header, body []byte, t 
 		}
 		e.ErrorCode = p.ErrorCode
 		e.Message = p.Message
+		if e.Message == "" {
+			e.Message = detailMessage(p.Detail)
+		}
 		if p.SandboxID != "" && e.SandboxID == "" {
 			e.SandboxID = p.SandboxID
 		}
@@ -262,10 +341,7 @@ func apiErrorFromBody(op string, status int, header http.Header, body []byte, t 
 			e.Port = n
 		}
 	} else {
-		e.Message = strings.TrimSpace(string(body))
-		if len(e.Message) > 512 {
-			e.Message = e.Message[:512] + "..."
-		}
+		e.Message = truncateMessage(strings.TrimSpace(string(body)))
 	}
 	e.Message = red.apply(e.Message)
 	e.ErrorCode = red.apply(e.ErrorCode)

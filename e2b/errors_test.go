@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -130,6 +131,48 @@ func TestProxyErrorAnswers(t *testing.T) {
 			}
 			for _, target := range tt.wantNot {
 				assert.NotErrorIs(t, err, target)
+			}
+		})
+	}
+}
+
+func TestInterpreterDetailAnswers(t *testing.T) {
+	bigDetail := `{"detail":{"k":"` + strings.Repeat("x", 1000) + `"}}`
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"string detail", 413, `{"detail":"the body is larger than the limit of 16 MiB: upload large data as a file"}`,
+			"the body is larger than the limit of 16 MiB: upload large data as a file"},
+		{"validation errors", 422, `{"detail":[` +
+			`{"type":"missing","loc":["body","code"],"msg":"Field required","input":{}},` +
+			`{"type":"dict_type","loc":["body","env_vars",0],"msg":"Input should be a valid dictionary"},` +
+			`{"msg":"no location"}]}`,
+			"body.code: Field required; body.env_vars.0: Input should be a valid dictionary; no location"},
+		{"object detail", 400, `{"detail": {"reason": "bad", "n": 1}}`, `{"reason":"bad","n":1}`},
+		{"list without msg", 400, `{"detail":[1, {"loc":["x"]}]}`, `[1,{"loc":["x"]}]`},
+		{"number detail", 400, `{"detail":42}`, `42`},
+		{"message wins", 400, `{"message":"from message","detail":"from detail"}`, "from message"},
+		{"empty message falls back", 400, `{"message":"","detail":"from detail"}`, "from detail"},
+		{"null detail", 400, `{"detail":null}`, ""},
+		{"long detail is cut", 400, bigDetail, `{"k":"` + strings.Repeat("x", maxMessage-6) + "..."},
+		{"secrets are redacted", 401, `{"detail":"token envd-token-7f3a9c and key e2b_0123456789abcdef0123456789abcdef refused"}`,
+			"token [redacted] and key [redacted] refused"},
+		{"secrets in a list are redacted", 422, `{"detail":[{"loc":["header"],"msg":"bad envd-token-7f3a9c"}]}`,
+			"header: bad [redacted]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestClient(t, &recorder{status: tt.status, body: tt.body})
+			_, err := testSandbox(c, true).RunCode(context.Background(), "x", RunCodeOptions{})
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tt.status, apiErr.StatusCode)
+			assert.Equal(t, tt.want, apiErr.Message)
+			if tt.want != "" {
+				assert.Contains(t, err.Error(), tt.want)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -359,4 +360,21 @@ func TestLargeNDJSONLine(t *testing.T) {
 	require.Len(t, exec.Results, 1)
 	assert.True(t, exec.Results[0].PNG == png, "the 8 MiB line arrives intact")
 	assert.Equal(t, []string{"before\n", "after\n"}, exec.Logs.Stdout)
+}
+
+// TestOversizedExecutionCarriesTheServersHint sends more code than the
+// interpreter accepts: the 413's FastAPI-style {"detail"} tells the caller what
+// to do instead, and reaches the error's message.
+func TestOversizedExecutionCarriesTheServersHint(t *testing.T) {
+	client, _ := e2btest.NewServer(t, e2bserver.WithRuntime(scripted))
+	sbx, err := client.Create(t.Context(), e2b.CreateOptions{})
+	require.NoError(t, err)
+	_, err = sbx.RunCode(t.Context(), "# "+strings.Repeat("x", 17<<20), e2b.RunCodeOptions{})
+	var apiErr *e2b.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, apiErr.StatusCode)
+	assert.Contains(t, apiErr.Message, "16 MiB")
+	assert.Contains(t, apiErr.Message, "POST /files")
+	assert.Contains(t, err.Error(), "upload large data as a file")
+	assert.False(t, apiErr.Transient())
 }
