@@ -40,7 +40,7 @@ func (s *Sandbox) ReadFile(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("e2b: %s: %w", op, err)
 	}
-	resp, release, err := sendStreaming(ctx, s.c.sandboxHTTP, req, s.c.cfg.requestTimeout, op, s.red)
+	resp, release, err := sendStreaming(ctx, s.c.sandboxHTTP, req, s.c.cfg.requestTimeout, nil, op, s.red)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (s *Sandbox) WriteFile(ctx context.Context, name string, data []byte) (File
 		return io.NopCloser(io.MultiReader(bytes.NewReader(prefix), bytes.NewReader(data), bytes.NewReader(suffix))), nil
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, release, err := sendStreaming(ctx, s.c.sandboxHTTP, req, s.c.cfg.requestTimeout, op, s.red)
+	resp, release, err := sendStreaming(ctx, s.c.sandboxHTTP, req, s.c.cfg.requestTimeout, nil, op, s.red)
 	if err != nil {
 		return FileEntry{}, err
 	}

@@ -65,8 +65,9 @@ var (
 	ErrExecutionTimeout = errors.New("e2b: execution timed out")
 
 	// ErrRequestTimeout is matched by a *TransportError when a request outlived
-	// the request timeout (WithRequestTimeout), or a stream's response headers did
-	// not arrive within it. It is transient.
+	// the request timeout (WithRequestTimeout), or a stream's connection, or its
+	// response headers once the request was written, did not arrive within it.
+	// It is transient.
 	ErrRequestTimeout = errors.New("e2b: request timed out")
 )
 

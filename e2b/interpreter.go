@@ -201,15 +201,14 @@ func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions)
 	}
 	defer cancel()
 	var sent atomic.Bool
-	traced := traceSent(execCtx, &sent)
-	req, err := s.newRequest(traced, InterpreterPort, http.MethodPost, "/execute", nil, bytes.NewReader(body))
+	req, err := s.newRequest(execCtx, InterpreterPort, http.MethodPost, "/execute", nil, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("e2b: %s: %w", op, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/x-ndjson")
 
-	resp, release, err := sendStreaming(traced, s.c.sandboxHTTP, req, s.c.cfg.requestTimeout, op, s.red)
+	resp, release, err := sendStreaming(execCtx, s.c.sandboxHTTP, req, s.c.cfg.requestTimeout, &sent, op, s.red)
 	if err != nil {
 		return nil, s.executionFailure(ctx, execCtx, op, err, sent.Load())
 	}

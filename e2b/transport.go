@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -70,20 +71,32 @@ func withRequestTimeout(ctx context.Context, d time.Duration) (context.Context, 
 	return context.WithTimeoutCause(ctx, d, ErrRequestTimeout)
 }
 
-// sendStreaming sends req, whose body may take long to read, bounding only the
-// wait for the response headers by headerTimeout (zero: unbounded). The stream
-// itself is bounded by ctx alone, never by a client timeout. On success the
-// caller must close the body and then call release. Errors are the package's
-// (see requestFailure).
-func sendStreaming(ctx context.Context, hc *http.Client, req *http.Request, headerTimeout time.Duration, op string, red redactor) (resp *http.Response, release func(), err error) {
+// sendStreaming sends req, whose body may take long to read, bounding by
+// headerTimeout (zero: unbounded) the wait for a connection and, once the
+// request has been written, the wait for the response headers; writing the
+// request body (an upload) and reading the answer are bounded by ctx alone,
+// never by a client timeout. The phases are told apart by the transport's
+// httptrace hooks; with a RoundTripper that reports none, headerTimeout bounds
+// everything up to the response headers. When sent is not nil it is set as
+// traceSent sets it. On success the caller must close the body and then call
+// release. Errors are the package's (see requestFailure).
+func sendStreaming(ctx context.Context, hc *http.Client, req *http.Request, headerTimeout time.Duration, sent *atomic.Bool, op string, red redactor) (resp *http.Response, release func(), err error) {
 	reqCtx, cancel := context.WithCancelCause(ctx)
-	var timer *time.Timer
+	st := &streamTrace{d: headerTimeout, cancel: cancel, sent: sent}
 	if headerTimeout > 0 {
-		timer = time.AfterFunc(headerTimeout, func() { cancel(ErrRequestTimeout) })
+		st.t = time.AfterFunc(headerTimeout, st.fire)
 	}
-	resp, err = hc.Do(req.WithContext(reqCtx))
-	if timer != nil && !timer.Stop() {
-		// The headers came too late, or not at all.
+	traced := reqCtx
+	if headerTimeout > 0 || sent != nil {
+		traced = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
+			WroteHeaders:         st.wroteHeaders,
+			WroteRequest:         st.wroteRequest,
+			GotFirstResponseByte: st.gotFirstResponseByte,
+		})
+	}
+	resp, err = hc.Do(req.WithContext(traced))
+	if st.finish() {
+		// The connection or the headers came too late, or not at all.
 		if err == nil {
 			_ = resp.Body.Close()
 		}
@@ -98,6 +111,83 @@ func sendStreaming(ctx context.Context, hc *http.Client, req *http.Request, head
 		return nil, nil, requestFailure(ctx, nil, op, err, red)
 	}
 	return resp, func() { cancel(nil) }, nil
+}
+
+// streamTrace follows a request of sendStreaming through its httptrace hooks,
+// which the transport calls from its own goroutines, possibly after Do has
+// returned (a server may answer before reading the whole body).
+//
+// Its timer is the request timeout. It runs from the start of the request
+// until the request headers are written, stands still while the body is
+// written, and runs again, afresh, from when the whole request has been written
+// until the response headers arrive; finish stops it for good.
+type streamTrace struct {
+	d      time.Duration
+	cancel context.CancelCauseFunc
+	sent   *atomic.Bool // nil: not wanted
+
+	mu    sync.Mutex
+	t     *time.Timer // nil without a timeout
+	fired bool        // the timeout has cancelled, or is cancelling, the request
+	done  bool        // finish was called
+}
+
+// fire cancels the request with ErrRequestTimeout, unless finish came first.
+func (st *streamTrace) fire() {
+	st.mu.Lock()
+	if st.done {
+		st.mu.Unlock()
+		return
+	}
+	st.fired = true
+	st.mu.Unlock()
+	st.cancel(ErrRequestTimeout)
+}
+
+// wroteHeaders stops the timer while the request body is written.
+func (st *streamTrace) wroteHeaders() {
+	if st.t == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.t.Stop()
+}
+
+// wroteRequest starts a full timeout for the wait for the response headers,
+// unless the request has timed out or Do has returned, and records a request
+// sent whole.
+func (st *streamTrace) wroteRequest(info httptrace.WroteRequestInfo) {
+	if st.sent != nil && info.Err == nil {
+		st.sent.Store(true)
+	}
+	if st.t == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.done && !st.fired {
+		st.t.Reset(st.d)
+	}
+}
+
+// gotFirstResponseByte records that the answer has begun.
+func (st *streamTrace) gotFirstResponseByte() {
+	if st.sent != nil {
+		st.sent.Store(true)
+	}
+}
+
+// finish stops the timer for good and reports whether it fired.
+func (st *streamTrace) finish() (fired bool) {
+	if st.t == nil {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.done = true
+	st.t.Stop()
+	return st.fired
 }
 
 // traceSent returns ctx with a trace that sets sent once the request has been

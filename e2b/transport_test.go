@@ -3,9 +3,14 @@ package e2b
 import (
 	"context"
 	"crypto/x509"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -114,4 +119,60 @@ func TestRedirectsOnTheSameHostAreFollowed(t *testing.T) {
 	sbx, err := c.Create(context.Background(), CreateOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "sbx1", sbx.ID())
+}
+
+func TestStreamingRequestTimeoutBoundsTheConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The transport may go on dialing for a later request once this one
+		// has given up: the dial ends with the test.
+		testDone := make(chan struct{})
+		defer close(testDone)
+		hang := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-testDone:
+				return nil, net.ErrClosed
+			}
+		}}
+		clearEnv(t)
+		c, err := NewClient(WithAPIKey(testKey), WithHTTPClient(&http.Client{Transport: hang}), WithRequestTimeout(5*time.Second))
+		require.NoError(t, err)
+		start := time.Now()
+		_, err = testSandbox(c, false).WriteFile(context.Background(), "a.txt", []byte("a"))
+		assert.Equal(t, 5*time.Second, time.Since(start), "no connection within the request timeout")
+		require.ErrorIs(t, err, ErrRequestTimeout)
+		assert.True(t, err.(*TransportError).Transient())
+	})
+}
+
+// TestStreamingRequestTimeoutEndsWithTheHeaders has the transport report the
+// request written only after the answer has begun, as it does when a server
+// answers before reading the whole body: the timeout, over once the headers
+// arrived, must not start again and cut the answer.
+func TestStreamingRequestTimeoutEndsWithTheHeaders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			trace := httptrace.ContextClientTrace(r.Context())
+			trace.WroteHeaders()
+			pr, pw := io.Pipe()
+			go func() {
+				<-r.Context().Done()
+				_ = pw.CloseWithError(r.Context().Err())
+			}()
+			go func() {
+				time.Sleep(time.Second)
+				trace.WroteRequest(httptrace.WroteRequestInfo{})
+				time.Sleep(20 * time.Second)
+				_, _ = io.WriteString(pw, `{"type":"stdout","text":"late\n"}`+"\n"+`{"type":"end_of_execution"}`+"\n")
+			}()
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: pr, Request: r}, nil
+		})
+		clearEnv(t)
+		c, err := NewClient(WithAPIKey(testKey), WithHTTPClient(&http.Client{Transport: tr}), WithRequestTimeout(5*time.Second))
+		require.NoError(t, err)
+		exec, err := testSandbox(c, false).RunCode(context.Background(), "x", RunCodeOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"late\n"}, exec.Logs.Stdout)
+	})
 }

@@ -378,3 +378,52 @@ func TestOversizedExecutionCarriesTheServersHint(t *testing.T) {
 	assert.Contains(t, err.Error(), "upload large data as a file")
 	assert.False(t, apiErr.Transient())
 }
+
+// TestRequestTimeoutBoundsTheWaitForAnAnswerNotTheUpload holds the server
+// before it reads a request. An upload's body cannot be written meanwhile (the
+// in-memory connections have no buffer), and that time is not the request
+// timeout's; a request already written waits for its answer no longer than the
+// request timeout.
+func TestRequestTimeoutBoundsTheWaitForAnAnswerNotTheUpload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := e2btest.StartInMemory(t, e2bserver.WithRuntime(scripted))
+		client, err := e2b.NewClient(append(env.ClientOptions(), e2b.WithRequestTimeout(5*time.Second))...)
+		require.NoError(t, err)
+		defer client.CloseIdleConnections()
+		sbx, err := client.Create(t.Context(), e2b.CreateOptions{})
+		require.NoError(t, err)
+
+		step("an upload written over three request timeouts succeeds", func() {
+			// 1 MiB is far more than the connection buffers: the body is
+			// written only as the server reads it, after the delay.
+			env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpFiles, Delay: 15 * time.Second, Times: 1})
+			data := []byte(strings.Repeat("0123456789abcdef", 1<<16))
+			start := time.Now()
+			_, err := sbx.WriteFile(t.Context(), "big.bin", data)
+			require.NoError(t, err)
+			assert.Equal(t, 15*time.Second, time.Since(start))
+			got, err := sbx.ReadFile(t.Context(), "big.bin")
+			require.NoError(t, err)
+			assert.True(t, string(got) == string(data), "the upload arrived whole")
+		})
+
+		step("a download waits for its answer no longer than the timeout", func() {
+			env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpFiles, Delay: 15 * time.Second, Times: 1})
+			start := time.Now()
+			_, err := sbx.ReadFile(t.Context(), "big.bin")
+			require.ErrorIs(t, err, e2b.ErrRequestTimeout)
+			assert.True(t, isTransient(err))
+			assert.Equal(t, 5*time.Second, time.Since(start))
+		})
+
+		step("an execution, once its code is sent, waits for its answer no longer than the timeout", func() {
+			env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpExecute, Delay: 15 * time.Second, Times: 1})
+			start := time.Now()
+			_, err := sbx.RunCode(t.Context(), "print('hello'); 1+1", e2b.RunCodeOptions{})
+			assert.Equal(t, 5*time.Second, time.Since(start))
+			require.ErrorIs(t, err, e2b.ErrRequestTimeout)
+			assert.ErrorIs(t, err, e2b.ErrExecutionInterrupted, "the code was sent: it may run")
+		})
+		synctest.Wait()
+	})
+}
