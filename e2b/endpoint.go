@@ -3,6 +3,7 @@ package e2b
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,6 +38,15 @@ func (s *Sandbox) envdUser(user string) string {
 		return legacyEnvdUser
 	}
 	return user
+}
+
+// nameEnvdUser names to envd, in the headers h of a filesystem or process
+// RPC, the user envdUser picks for user, as the SDKs do: "Authorization:
+// Basic base64(<user>:)". When envdUser picks none, h is left as it is.
+func (s *Sandbox) nameEnvdUser(h http.Header, user string) {
+	if u := s.envdUser(user); u != "" {
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u+":")))
+	}
 }
 
 // versionBefore reports whether version ("0.3.1", "v0.4.0") is older than

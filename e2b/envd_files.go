@@ -21,7 +21,9 @@ import (
 // This file speaks to envd on EnvdPort about files: its plain HTTP /health and
 // /files endpoints, and its Connect service filesystem.Filesystem. Paths are
 // absolute in the sandbox, or relative to the default user's home
-// (/home/user in E2B's templates).
+// (/home/user in E2B's templates). envd older than 0.4.0 has no default user:
+// every call then names the user "user", as the SDKs do (a query parameter
+// on /files, Basic authentication on the RPCs).
 
 // EnvdHealth checks that envd answers (GET /health, 204 when up).
 func (s *Sandbox) EnvdHealth(ctx context.Context) error {
@@ -190,7 +192,9 @@ func (s *Sandbox) Stat(ctx context.Context, name string) (*EntryInfo, error) {
 	const op = "stat"
 	reqCtx, cancel := withRequestTimeout(ctx, s.c.cfg.requestTimeout)
 	defer cancel()
-	resp, err := s.filesystem.Stat(reqCtx, connect.NewRequest(&filesystem.StatRequest{Path: name}))
+	req := connect.NewRequest(&filesystem.StatRequest{Path: name})
+	s.nameEnvdUser(req.Header(), "")
+	resp, err := s.filesystem.Stat(reqCtx, req)
 	if err != nil {
 		return nil, s.rpcFailure(ctx, reqCtx, op, err)
 	}
@@ -204,7 +208,9 @@ func (s *Sandbox) ListDir(ctx context.Context, name string) ([]EntryInfo, error)
 	const op = "list directory"
 	reqCtx, cancel := withRequestTimeout(ctx, s.c.cfg.requestTimeout)
 	defer cancel()
-	resp, err := s.filesystem.ListDir(reqCtx, connect.NewRequest(&filesystem.ListDirRequest{Path: name, Depth: 1}))
+	req := connect.NewRequest(&filesystem.ListDirRequest{Path: name, Depth: 1})
+	s.nameEnvdUser(req.Header(), "")
+	resp, err := s.filesystem.ListDir(reqCtx, req)
 	if err != nil {
 		return nil, s.rpcFailure(ctx, reqCtx, op, err)
 	}
@@ -221,7 +227,9 @@ func (s *Sandbox) MakeDir(ctx context.Context, name string) (created bool, err e
 	const op = "make directory"
 	reqCtx, cancel := withRequestTimeout(ctx, s.c.cfg.requestTimeout)
 	defer cancel()
-	_, err = s.filesystem.MakeDir(reqCtx, connect.NewRequest(&filesystem.MakeDirRequest{Path: name}))
+	req := connect.NewRequest(&filesystem.MakeDirRequest{Path: name})
+	s.nameEnvdUser(req.Header(), "")
+	_, err = s.filesystem.MakeDir(reqCtx, req)
 	if connect.CodeOf(err) == connect.CodeAlreadyExists {
 		var apiErr *APIError
 		if !errors.As(err, &apiErr) {
@@ -240,7 +248,9 @@ func (s *Sandbox) Remove(ctx context.Context, name string) error {
 	const op = "remove"
 	reqCtx, cancel := withRequestTimeout(ctx, s.c.cfg.requestTimeout)
 	defer cancel()
-	if _, err := s.filesystem.Remove(reqCtx, connect.NewRequest(&filesystem.RemoveRequest{Path: name})); err != nil {
+	req := connect.NewRequest(&filesystem.RemoveRequest{Path: name})
+	s.nameEnvdUser(req.Header(), "")
+	if _, err := s.filesystem.Remove(reqCtx, req); err != nil {
 		return s.rpcFailure(ctx, reqCtx, op, err)
 	}
 	return nil
@@ -252,7 +262,9 @@ func (s *Sandbox) Move(ctx context.Context, from, to string) (*EntryInfo, error)
 	const op = "move"
 	reqCtx, cancel := withRequestTimeout(ctx, s.c.cfg.requestTimeout)
 	defer cancel()
-	resp, err := s.filesystem.Move(reqCtx, connect.NewRequest(&filesystem.MoveRequest{Source: from, Destination: to}))
+	req := connect.NewRequest(&filesystem.MoveRequest{Source: from, Destination: to})
+	s.nameEnvdUser(req.Header(), "")
+	resp, err := s.filesystem.Move(reqCtx, req)
 	if err != nil {
 		return nil, s.rpcFailure(ctx, reqCtx, op, err)
 	}

@@ -3,7 +3,6 @@ package e2b
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -90,9 +89,7 @@ func (s *Sandbox) RunCommand(ctx context.Context, cmd string, opts CommandOption
 	}
 	req := connect.NewRequest(&process.StartRequest{Process: cfg, Tag: &tag, Stdin: &stdin})
 	req.Header().Set(HeaderKeepalivePing, strconv.Itoa(keepalivePingSeconds))
-	if user := s.envdUser(opts.User); user != "" {
-		req.Header().Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":")))
-	}
+	s.nameEnvdUser(req.Header(), opts.User)
 
 	// The timeout is a timer rather than a deadline: Connect would send a
 	// deadline to envd, which could then end the stream a moment before the

@@ -8,12 +8,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"path"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tta-dev/tta/e2b/internal/envd/filesystem/filesystemconnect"
 )
 
 func TestSandboxTrafficUsesHTTP1EvenWhereHTTP2IsOffered(t *testing.T) {
@@ -89,6 +93,49 @@ func TestLegacyEnvdGetsTheUserNamed(t *testing.T) {
 	proc.mu.Lock()
 	defer proc.mu.Unlock()
 	assert.Equal(t, "Basic dXNlcjo=", proc.headers.Get("Authorization"), `base64 of "user:"`)
+}
+
+func TestLegacyEnvdGetsTheUserNamedOnFilesystemCalls(t *testing.T) {
+	fsys := &fakeFilesystem{dirs: map[string]bool{}}
+	mux := http.NewServeMux()
+	mux.Handle(filesystemconnect.NewFilesystemHandler(fsys))
+	var mu sync.Mutex
+	auth := map[string][]string{} // procedure -> Authorization headers seen
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth[path.Base(r.URL.Path)] = append(auth[path.Base(r.URL.Path)], r.Header.Get("Authorization"))
+		mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	ctx := context.Background()
+	for _, tt := range []struct {
+		version string
+		want    string
+	}{
+		{"0.3.2", "Basic dXNlcjo="}, // base64 of "user:"
+		{"0.4.0", ""},
+		{"", ""},
+	} {
+		t.Run("envd "+tt.version, func(t *testing.T) {
+			mu.Lock()
+			clear(auth)
+			mu.Unlock()
+			sbx := newSandbox(c, SandboxCreated{SandboxID: "sbx1", EnvdVersion: tt.version})
+			_, err := sbx.Stat(ctx, "/home/user")
+			require.NoError(t, err)
+			_, err = sbx.ListDir(ctx, "/home/user")
+			require.NoError(t, err)
+			_, err = sbx.MakeDir(ctx, "/home/user/new-"+tt.version)
+			require.NoError(t, err)
+			require.NoError(t, sbx.Remove(ctx, "/home/user/old"))
+			_, err = sbx.Move(ctx, "/home/user/a", "/home/user/b")
+			require.NoError(t, err)
+			mu.Lock()
+			defer mu.Unlock()
+			w := []string{tt.want}
+			assert.Equal(t, map[string][]string{"Stat": w, "ListDir": w, "MakeDir": w, "Remove": w, "Move": w}, auth)
+		})
+	}
 }
 
 func TestRedirectsToAnotherHostAreNotFollowed(t *testing.T) {
