@@ -82,7 +82,7 @@ func withRequestTimeout(ctx context.Context, d time.Duration) (context.Context, 
 // release. Errors are the package's (see requestFailure).
 func sendStreaming(ctx context.Context, hc *http.Client, req *http.Request, headerTimeout time.Duration, sent *atomic.Bool, op string, red redactor) (resp *http.Response, release func(), err error) {
 	reqCtx, cancel := context.WithCancelCause(ctx)
-	st := &streamTrace{d: headerTimeout, cancel: cancel, sent: sent}
+	st := &streamTrace{d: headerTimeout, cancel: cancel, sent: sentFlag{sent}}
 	if headerTimeout > 0 {
 		st.t = time.AfterFunc(headerTimeout, st.fire)
 	}
@@ -91,7 +91,7 @@ func sendStreaming(ctx context.Context, hc *http.Client, req *http.Request, head
 		traced = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
 			WroteHeaders:         st.wroteHeaders,
 			WroteRequest:         st.wroteRequest,
-			GotFirstResponseByte: st.gotFirstResponseByte,
+			GotFirstResponseByte: st.sent.gotFirstResponseByte,
 		})
 	}
 	resp, err = hc.Do(req.WithContext(traced))
@@ -124,7 +124,7 @@ func sendStreaming(ctx context.Context, hc *http.Client, req *http.Request, head
 type streamTrace struct {
 	d      time.Duration
 	cancel context.CancelCauseFunc
-	sent   *atomic.Bool // nil: not wanted
+	sent   sentFlag
 
 	mu    sync.Mutex
 	t     *time.Timer // nil without a timeout
@@ -158,9 +158,7 @@ func (st *streamTrace) wroteHeaders() {
 // unless the request has timed out or Do has returned, and records a request
 // sent whole.
 func (st *streamTrace) wroteRequest(info httptrace.WroteRequestInfo) {
-	if st.sent != nil && info.Err == nil {
-		st.sent.Store(true)
-	}
+	st.sent.wroteRequest(info)
 	if st.t == nil {
 		return
 	}
@@ -168,13 +166,6 @@ func (st *streamTrace) wroteRequest(info httptrace.WroteRequestInfo) {
 	defer st.mu.Unlock()
 	if !st.done && !st.fired {
 		st.t.Reset(st.d)
-	}
-}
-
-// gotFirstResponseByte records that the answer has begun.
-func (st *streamTrace) gotFirstResponseByte() {
-	if st.sent != nil {
-		st.sent.Store(true)
 	}
 }
 
@@ -194,14 +185,27 @@ func (st *streamTrace) finish() (fired bool) {
 // written or its answer has begun: from then on the server may have acted on
 // it, so a failure no longer proves that nothing ran.
 func traceSent(ctx context.Context, sent *atomic.Bool) context.Context {
+	f := sentFlag{sent}
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				sent.Store(true)
-			}
-		},
-		GotFirstResponseByte: func() { sent.Store(true) },
+		WroteRequest:         f.wroteRequest,
+		GotFirstResponseByte: f.gotFirstResponseByte,
 	})
+}
+
+// sentFlag sets the flag it points to once a request has been written whole
+// or its answer has begun (see traceSent); a nil one sets nothing.
+type sentFlag struct{ p *atomic.Bool }
+
+func (f sentFlag) wroteRequest(info httptrace.WroteRequestInfo) {
+	if f.p != nil && info.Err == nil {
+		f.p.Store(true)
+	}
+}
+
+func (f sentFlag) gotFirstResponseByte() {
+	if f.p != nil {
+		f.p.Store(true)
+	}
 }
 
 // maxDrain bounds how much of an unread answer is read before closing it, so
