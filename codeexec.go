@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -178,7 +179,10 @@ func WithInitWindow(d time.Duration) Option {
 // A pooled call has the whole sandbox timeout (WithSandboxTimeout) ahead of
 // it, as a cold one has from its create: pooled sandboxes are created with an
 // eighth more, and one that waited longer than that eighth is extended when a
-// call takes it, one request on the call's path.
+// call takes it, one request on the call's path. When the provider refuses
+// the longer lifetime (the timeout is at its maximum) but accepts the timeout
+// itself, pooled sandboxes are created with the timeout and every call
+// extends the one it takes.
 //
 // With a pool, Execute does not wait for the kill of the sandbox it used
 // either: the kill runs in the background (retried, as every kill is), so a
@@ -207,7 +211,8 @@ func WithCodeErrorsAsErrors() Option {
 // WithSandboxTimeout sets each sandbox's lifetime at the provider (default
 // DefaultSandboxTimeout, 5 min): the provider ends a sandbox then even if its
 // kill was lost, and a Session's sandbox expires after this long unused. A
-// stateless call must finish within it. WithSandboxTimeout panics if d <= 0.
+// stateless call must finish within it. Pooled sandboxes are created to live
+// an eighth longer (see WithWarmPool). WithSandboxTimeout panics if d <= 0.
 func WithSandboxTimeout(d time.Duration) Option {
 	if d <= 0 {
 		misuse("WithSandboxTimeout", "timeout must be > 0, got %v", d)
@@ -250,11 +255,13 @@ func WithMetadata(md map[string]string) Option {
 // Errors: the code's own error is a result (CodeOutput.Error), not retried.
 // Infrastructure errors are *SandboxError or *TemplateNotReadyError values;
 // those that happened before the code started keep the provider's transient or
-// terminal classification, so Retry(exec) retries what may succeed (port not
-// open, connection refused, rate limits) in a fresh sandbox, and an error after
-// the code may have started is permanent: the code is never run twice
-// automatically. Bad input (a negative timeout, an invalid package name) is a
-// permanent error.
+// terminal classification, except that a sandbox found gone is retryable (the
+// next attempt gets a fresh sandbox), so Retry(exec) retries what may succeed
+// (port not open, connection refused, rate limits) in a fresh sandbox, and an
+// error after the code may have started is permanent: the code is never run
+// twice automatically. A call whose ctx is done, or that Close interrupted,
+// fails with a permanent error. Bad input (a negative timeout, an invalid
+// package name) is a permanent error.
 //
 // The zero value is not usable; create one with NewCodeExecution. A
 // CodeExecutionPrimitive is safe for concurrent use; Close may be called
@@ -277,6 +284,8 @@ type CodeExecutionPrimitive struct {
 	fillFails   int                 // fills that failed so far
 	fillErr     error               // the last failed fill's error
 	wg          sync.WaitGroup      // calls in flight, pool fills and background kills
+
+	slackRefused atomic.Bool // the provider refused pooled sandboxes' longer lifetime
 
 	closeDone chan struct{} // closed when the first Close has finished
 	closeErr  error         // set by the first Close before closeDone is closed
@@ -394,10 +403,22 @@ func (p *CodeExecutionPrimitive) Execute(ctx context.Context, in CodeInput) (Cod
 }
 
 // mayHaveStarted reports whether the code of a run that failed with err may
-// have started: not when the provider says the request can be tried again
-// (it never reached the interpreter) or that the sandbox was gone before it.
+// have started: not when the provider says that the request can be tried
+// again (it never reached the interpreter) or, with NotStarted, that the code
+// did not start (see Sandbox.RunCode).
 func mayHaveStarted(err error) bool {
-	return !isTransient(err) && !errors.Is(err, ErrSandboxGone)
+	if isTransient(err) {
+		return false
+	}
+	ns, ok := errors.AsType[notStartedError](err)
+	return !ok || !ns.NotStarted()
+}
+
+// notStartedError is an error that says whether the code of a failed run did
+// not start (see Sandbox.RunCode).
+type notStartedError interface {
+	error
+	NotStarted() bool
 }
 
 // retryInFreshSandbox makes the error of a stateless call whose sandbox was
@@ -502,7 +523,7 @@ func (p *CodeExecutionPrimitive) explain(ctx context.Context, err error) error {
 		return err
 	}
 	if errors.Is(err, ErrClosed) {
-		return err
+		return Permanent(err)
 	}
 	return Permanent(fmt.Errorf("%w during the call: %w", ErrClosed, err))
 }
@@ -512,7 +533,7 @@ func (p *CodeExecutionPrimitive) explain(ctx context.Context, err error) error {
 // ctx is already done takes nothing from the pool.
 func (p *CodeExecutionPrimitive) acquire(ctx context.Context) (*lease, error) {
 	if ctx.Err() != nil {
-		return nil, context.Cause(ctx)
+		return nil, Permanent(&SandboxError{Op: "create", Template: p.cfg.template.String(), Err: context.Cause(ctx)})
 	}
 	if l := p.fromPool(ctx); l != nil {
 		return l, nil
@@ -542,7 +563,7 @@ func (p *CodeExecutionPrimitive) provision(ctx context.Context, timeout time.Dur
 		}
 		return nil, serr
 	}
-	l := &lease{sb: sb, template: tpl.String(), created: start, extended: start}
+	l := &lease{sb: sb, template: tpl.String(), created: start, extended: start, lifetime: timeout}
 	if !p.track(l) {
 		_ = p.killLease(ctx, l)
 		return nil, Permanent(ErrClosed)
@@ -794,6 +815,7 @@ type lease struct {
 
 	// Owned by the holder.
 	extended  time.Time       // when its timeout was last set (created, then SetTimeout)
+	lifetime  time.Duration   // the timeout set then
 	installed map[string]bool // packages installed so far
 
 	mu      sync.Mutex // protects killed, killing and killErr

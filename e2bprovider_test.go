@@ -267,3 +267,24 @@ func TestE2BProvider_WarmCallSendsOnlyTheRun(t *testing.T) {
 		})
 	}
 }
+
+// A pooled sandbox that E2B ended while it waited: the proxy answers the run
+// with "sandbox not found", which proves the code did not start, so Retry
+// runs it in a fresh sandbox.
+func TestE2BProvider_PooledSandboxGoneRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exec, env := startE2BExec(t, &e2bserver.ScriptedRuntime{
+			Replies: map[string]e2bserver.Reply{"1+1": {Result: "2"}},
+		}, tta.WithWarmPool(1))
+		require.NoError(t, exec.WaitWarm(context.Background()))
+		pooled := env.Server.Sandboxes()
+		require.Len(t, pooled, 1)
+		require.True(t, env.Server.Expire(pooled[0].SandboxID))
+
+		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "1+1"})
+		require.NoError(t, err)
+		assert.NotEqual(t, pooled[0].SandboxID, out.SandboxID)
+		require.Len(t, out.Results, 1)
+		assert.Equal(t, "2", out.Results[0].Text)
+	})
+}

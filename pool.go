@@ -2,6 +2,7 @@ package tta
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -40,7 +41,7 @@ func (p *CodeExecutionPrimitive) refill() {
 // provision then kills what it created.
 func (p *CodeExecutionPrimitive) fill() {
 	defer p.wg.Done()
-	l, err := p.provision(p.closing, p.cfg.sandboxTimeout+poolSlack(p.cfg.sandboxTimeout))
+	l, err := p.provisionPooled()
 	p.mu.Lock()
 	p.poolPending--
 	late := false
@@ -106,10 +107,33 @@ func (p *CodeExecutionPrimitive) WaitWarm(ctx context.Context) error {
 // whole timeout ahead of the call that takes it.
 func poolSlack(timeout time.Duration) time.Duration { return timeout / 8 }
 
+// provisionPooled prepares a sandbox for the pool, created to live poolSlack
+// longer than the sandbox timeout. When the provider refuses that create for
+// good but accepts one with the timeout itself (the timeout is at the
+// provider's maximum), it keeps the sandbox created with the timeout and
+// creates the next ones so; fromPool extends those when a call takes them.
+func (p *CodeExecutionPrimitive) provisionPooled() (*lease, error) {
+	d := p.cfg.sandboxTimeout
+	if p.slackRefused.Load() {
+		return p.provision(p.closing, d)
+	}
+	l, err := p.provision(p.closing, d+poolSlack(d))
+	if se, ok := errors.AsType[*SandboxError](err); !ok || se.Op != "create" || isTransient(err) || p.closing.Err() != nil {
+		return l, err
+	}
+	l, plainErr := p.provision(p.closing, d)
+	if plainErr != nil {
+		return nil, err
+	}
+	p.slackRefused.Store(true)
+	return l, nil
+}
+
 // fromPool takes a ready sandbox from the pool, or returns nil when none is
-// there. A sandbox that waited longer than poolSlack is extended first, so
-// that the call has the whole sandbox timeout ahead of it; one that cannot be
-// extended (it is gone) is killed and skipped.
+// there. A sandbox with less than the sandbox timeout ahead of it (it waited
+// longer than poolSlack, or was created without it) is extended first, so that
+// the call has the whole timeout; one that cannot be extended (it is gone) is
+// killed and skipped.
 func (p *CodeExecutionPrimitive) fromPool(ctx context.Context) *lease {
 	if p.pool == nil {
 		return nil
@@ -122,7 +146,7 @@ func (p *CodeExecutionPrimitive) fromPool(ctx context.Context) *lease {
 			return nil
 		}
 		now := time.Now()
-		if now.Sub(l.extended) <= poolSlack(p.cfg.sandboxTimeout) {
+		if l.extended.Add(l.lifetime).Sub(now) >= p.cfg.sandboxTimeout {
 			return l
 		}
 		if err := l.sb.SetTimeout(ctx, p.cfg.sandboxTimeout); err != nil {
@@ -132,7 +156,7 @@ func (p *CodeExecutionPrimitive) fromPool(ctx context.Context) *lease {
 			}
 			continue
 		}
-		l.extended = now
+		l.extended, l.lifetime = now, p.cfg.sandboxTimeout
 		return l
 	}
 }

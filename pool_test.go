@@ -3,6 +3,9 @@ package tta_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -340,6 +343,9 @@ func TestPool_DoneContextTakesNothing(t *testing.T) {
 
 		_, err := exec.Execute(ctx, tta.CodeInput{Code: "1"})
 		require.ErrorIs(t, err, context.Canceled)
+		var se *tta.SandboxError
+		require.ErrorAs(t, err, &se)
+		assert.False(t, transient(err))
 		synctest.Wait()
 		assert.False(t, p.Sandbox("sbx-1").Killed(), "still in the pool")
 		assert.Len(t, p.Sandboxes(), 1)
@@ -378,4 +384,107 @@ func TestPool_CallHasTheWholeTimeout(t *testing.T) {
 			})
 		})
 	}
+}
+
+// cappedProvider is a FakeProvider that refuses, for good, sandboxes asked to
+// live longer than max, and records the lifetime of each create.
+type cappedProvider struct {
+	*ttatest.FakeProvider
+	max time.Duration
+
+	mu        sync.Mutex
+	lifetimes []time.Duration
+}
+
+func (p *cappedProvider) Create(ctx context.Context, req tta.CreateRequest) (tta.Sandbox, error) {
+	p.mu.Lock()
+	p.lifetimes = append(p.lifetimes, req.Timeout)
+	p.mu.Unlock()
+	if req.Timeout > p.max {
+		return nil, fmt.Errorf("timeout %v is over the maximum %v", req.Timeout, p.max)
+	}
+	return p.FakeProvider.Create(ctx, req)
+}
+
+func (p *cappedProvider) created() []time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lifetimes)
+}
+
+// Pooled sandboxes are created to live an eighth longer than the sandbox
+// timeout. With the timeout at the provider's maximum, the pool still fills:
+// its sandboxes live the timeout itself and are extended when taken.
+func TestPool_LifetimeAtProviderMaximum(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		max      time.Duration
+		created  []time.Duration
+		extended []time.Duration
+	}{
+		{"room for the slack", 24 * time.Hour, []time.Duration{9 * time.Hour, 9 * time.Hour}, nil},
+		{"timeout at the maximum", 8 * time.Hour, []time.Duration{9 * time.Hour, 8 * time.Hour, 8 * time.Hour}, []time.Duration{8 * time.Hour}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fake := ttatest.NewFakeProvider()
+				p := &cappedProvider{FakeProvider: fake, max: tc.max}
+				exec, err := tta.NewCodeExecution(tta.WithProvider(p), tta.WithWarmPool(1), tta.WithSandboxTimeout(8*time.Hour))
+				require.NoError(t, err)
+				require.NoError(t, exec.WaitWarm(context.Background()), "the pool fills")
+				time.Sleep(time.Minute)
+
+				out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
+				require.NoError(t, err)
+				assert.Equal(t, "sbx-1", out.SandboxID, "taken from the pool")
+				assert.Equal(t, tc.extended, fake.Sandbox("sbx-1").Timeouts())
+				require.NoError(t, exec.WaitWarm(context.Background()))
+				assert.Equal(t, tc.created, p.created()[:len(tc.created)], "the refill needs no second try")
+				require.NoError(t, exec.Close())
+				fake.AssertNoLeaks(t)
+			})
+		})
+	}
+}
+
+// lostMidRunProvider is a FakeProvider whose runs start the code and then
+// fail with an error that matches ErrSandboxGone but does not say that the
+// code did not start, as a provider written against the plain contract may.
+type lostMidRunProvider struct{ *ttatest.FakeProvider }
+
+func (p lostMidRunProvider) Create(ctx context.Context, req tta.CreateRequest) (tta.Sandbox, error) {
+	sb, err := p.FakeProvider.Create(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return lostMidRunSandbox{sb}, nil
+}
+
+type lostMidRunSandbox struct{ tta.Sandbox }
+
+func (s lostMidRunSandbox) RunCode(ctx context.Context, req tta.RunRequest) (tta.Execution, error) {
+	if _, err := s.Sandbox.RunCode(ctx, req); err != nil {
+		return tta.Execution{}, err
+	}
+	return tta.Execution{}, fmt.Errorf("sandbox lost while the code ran: %w", tta.ErrSandboxGone)
+}
+
+// Only a provider's explicit word (NotStarted) makes a gone sandbox's run one
+// that did not start: a run that fails with a plain ErrSandboxGone may have
+// started, and Retry does not run it again.
+func TestCodeExec_GoneWithoutNotStartedIsNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := ttatest.NewFakeProvider()
+		exec, err := tta.NewCodeExecution(tta.WithProvider(lostMidRunProvider{fake}))
+		require.NoError(t, err)
+		defer func() { require.NoError(t, exec.Close()) }()
+
+		_, err = tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "charge_card()"})
+		require.ErrorIs(t, err, tta.ErrSandboxGone)
+		var se *tta.SandboxError
+		require.ErrorAs(t, err, &se)
+		assert.True(t, se.Started)
+		assert.False(t, transient(err))
+		assert.Equal(t, 1, fake.Calls(ttatest.OpRun), "run once")
+	})
 }

@@ -217,6 +217,11 @@ func (e *goneError) Error() string        { return e.err.Error() }
 func (e *goneError) Unwrap() error        { return e.err }
 func (e *goneError) Is(target error) bool { return target == ErrSandboxGone }
 
+// NotStarted reports true: package e2b says a sandbox is gone only in an
+// answer to the request, so the request did nothing; a sandbox lost while its
+// code ran breaks the stream instead (e2b.ErrExecutionInterrupted).
+func (e *goneError) NotStarted() bool { return true }
+
 // executionFromE2B converts package e2b's execution, possibly partial or nil.
 func executionFromE2B(exec *e2b.Execution) Execution {
 	if exec == nil {

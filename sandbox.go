@@ -59,10 +59,12 @@ type Sandbox interface {
 	// (Execution.Error), not a Go error. A returned error must be transient
 	// only when the code certainly did not start (the request never reached
 	// the interpreter); an error after the code may have started must not be,
-	// since running it again could repeat its side effects. An error matching
-	// ErrSandboxGone says that the sandbox was gone before the code started;
-	// a sandbox lost while the code ran is an interrupted run, which must not
-	// match ErrSandboxGone (later calls report the sandbox gone).
+	// since running it again could repeat its side effects. A terminal error
+	// that proves the code did not start (the sandbox was gone before the
+	// request reached it) may say so with a method NotStarted() bool returning
+	// true anywhere in its chain; the primitive then lets a stateless call
+	// whose sandbox was gone try again in a fresh one. Without it, a terminal
+	// error counts as a run that may have started.
 	RunCode(ctx context.Context, req RunRequest) (Execution, error)
 
 	// CreateContext creates an interpreter context for language (its own

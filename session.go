@@ -155,7 +155,7 @@ func (s *Session) extend(ctx context.Context) error {
 		}
 		return serr
 	}
-	s.l.extended = now
+	s.l.extended, s.l.lifetime = now, d
 	return nil
 }
 

@@ -65,6 +65,11 @@ func (e *goneError) Error() string        { return "ttatest: sandbox " + e.id + 
 func (e *goneError) Is(target error) bool { return target == tta.ErrSandboxGone }
 func (e *goneError) Transient() bool      { return false }
 
+// NotStarted reports true: an operation on a gone sandbox did nothing (a run
+// whose sandbox ends while the code runs fails as interrupted instead); see
+// tta.Sandbox.RunCode.
+func (e *goneError) NotStarted() bool { return true }
+
 // portNotOpen is the transient error of the interpreter of sandbox id while
 // its port is closed.
 func portNotOpen(id string) error {
