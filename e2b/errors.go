@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors with identity. Test for them with errors.Is; the errors the package
@@ -238,12 +239,17 @@ type errorPayload struct {
 // rather than takes from its "message" field.
 const maxMessage = 512
 
-// truncateMessage cuts s to maxMessage bytes, marking the cut with "...".
+// truncateMessage cuts s to at most maxMessage bytes, at a character
+// boundary, marking the cut with "...".
 func truncateMessage(s string) string {
-	if len(s) > maxMessage {
-		return s[:maxMessage] + "..."
+	if len(s) <= maxMessage {
+		return s
 	}
-	return s
+	n := maxMessage
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // detailMessage renders FastAPI's "detail": a string as it is; a list of

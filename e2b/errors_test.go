@@ -158,6 +158,8 @@ func TestInterpreterDetailAnswers(t *testing.T) {
 		{"empty message falls back", 400, `{"message":"","detail":"from detail"}`, "from detail"},
 		{"null detail", 400, `{"detail":null}`, ""},
 		{"long detail is cut", 400, bigDetail, `{"k":"` + strings.Repeat("x", maxMessage-6) + "..."},
+		{"plain text cut between characters, not inside one", 400, strings.Repeat("x", maxMessage-1) + "é and more",
+			strings.Repeat("x", maxMessage-1) + "..."},
 		{"secrets are redacted", 401, `{"detail":"token envd-token-7f3a9c and key e2b_0123456789abcdef0123456789abcdef refused"}`,
 			"token [redacted] and key [redacted] refused"},
 		{"secrets in a list are redacted", 422, `{"detail":[{"loc":["header"],"msg":"bad envd-token-7f3a9c"}]}`,
