@@ -150,6 +150,22 @@ func (e *ExecutionError) Is(target error) bool { return target == ErrCodeFailed 
 // Transient reports false: failing code fails again.
 func (e *ExecutionError) Transient() bool { return false }
 
+// CodeNotStarted reports whether err, an error of CodeExecutionPrimitive or
+// Session, leaves the code certainly not started, so that running it
+// elsewhere cannot repeat its side effects. It reports false when err shows
+// that the code may have run: a *SandboxError with Started set (the run broke
+// or timed out), or an *ExecutionError (the code raised, with
+// WithCodeErrorsAsErrors); true for every other error, such as a
+// *TemplateNotReadyError or a failed create. It is the condition to give
+// FallbackIf when the alternatives run the same code.
+func CodeNotStarted(err error) bool {
+	if se, ok := errors.AsType[*SandboxError](err); ok && se.Started {
+		return false
+	}
+	_, raised := errors.AsType[*ExecutionError](err)
+	return !raised
+}
+
 // isTransient reports whether err says, through a Transient() bool method
 // anywhere in its chain, that it is transient. Errors that say nothing are not.
 func isTransient(err error) bool {

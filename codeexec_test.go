@@ -352,3 +352,63 @@ func TestCodeExec_String(t *testing.T) {
 		require.NoError(t, exec.Close())
 	}
 }
+
+// CodeNotStarted tells the errors after which the code may have run from the
+// others.
+func TestCodeNotStarted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"run broke after the code started", tta.Permanent(&tta.SandboxError{Op: "run", Started: true, Err: errors.New("stream cut")}), false},
+		{"the code raised", fmt.Errorf("step 2: %w", &tta.ExecutionError{Name: "ValueError"}), false},
+		{"create failed", &tta.SandboxError{Op: "create", Err: errors.New("429")}, true},
+		{"run refused before it started", &tta.SandboxError{Op: "run", Err: errors.New("port not open")}, true},
+		{"template not ready", &tta.TemplateNotReadyError{Template: "tta-ml-minimal"}, true},
+		{"bad input", tta.Permanent(errors.New("tta: CodeInput.Timeout must be >= 0")), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tta.CodeNotStarted(tc.err))
+		})
+	}
+}
+
+// The recommended fallback runs the code in the default template only when it
+// did not start in the custom one.
+func TestCodeExec_FallbackIfCodeNotStarted(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		customRun    func(context.Context, ttatest.Run) (ttatest.Output, error)
+		wantFallback bool
+	}{
+		{"custom template not ready", nil, true},
+		{"run cut after the code started", func(context.Context, ttatest.Run) (ttatest.Output, error) {
+			return ttatest.Output{}, errors.New("stream cut mid-run")
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				customP := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "tta-ml-minimal", NeverReady: tc.customRun == nil})
+				if tc.customRun != nil {
+					customP.Handle(tc.customRun)
+				}
+				defaultP := ttatest.NewFakeProvider()
+				custom := fakeExec(t, customP, tta.WithTemplate(tta.Template{Name: "tta-ml-minimal"}))
+				install := fakeExec(t, defaultP, tta.WithPackages("torch"))
+
+				out, err := tta.FallbackIf(tta.CodeNotStarted, custom, install).Execute(context.Background(), tta.CodeInput{Code: "send_email()"})
+				assert.Equal(t, tc.wantFallback, err == nil)
+				assert.Equal(t, tc.wantFallback, defaultP.Calls(ttatest.OpRun) == 1, "the default template ran the code")
+				if !tc.wantFallback {
+					var se *tta.SandboxError
+					require.ErrorAs(t, err, &se)
+					assert.True(t, se.Started)
+					assert.Equal(t, 0, defaultP.Calls(ttatest.OpCreate), "no second sandbox")
+				} else {
+					assert.Equal(t, tta.PathRuntimeInstall, out.Path)
+				}
+			})
+		})
+	}
+}

@@ -8,6 +8,7 @@
 //	Parallel(ps...)        every branch on the same input, results in input order
 //	Router(key, routes, d) choose a step by a function of the input
 //	Fallback(p, alts...)   next alternative on error
+//	FallbackIf(next, p, …) next alternative on the errors next accepts
 //	Saga(steps...)         steps with compensations run in reverse on failure
 //
 // Decorators wrap a step and are steps themselves: [Retry], [Timeout],

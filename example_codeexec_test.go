@@ -50,7 +50,7 @@ func ExampleWithPackages_fallback() {
 	}
 	defer install.Close()
 
-	flow := tta.Fallback[tta.CodeInput, tta.CodeOutput](custom, install)
+	flow := tta.FallbackIf(tta.CodeNotStarted, custom, install)
 	out, err := flow.Execute(context.Background(), tta.CodeInput{Code: "import torch; print(torch.__version__)"})
 	fmt.Print(out.Stdout)
 	fmt.Println(err, out.Path, out.Template, out.Installed)

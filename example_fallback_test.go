@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tta-dev/tta"
 )
@@ -54,4 +55,25 @@ func ExampleFallback_allFail() {
 	// Output:
 	// tta: all 2 alternatives failed: primary (tta-ml-minimal): port is not open; alternative 1 (base): 429 too many requests
 	// true true
+}
+
+// FallbackIf moves on only from the failures its condition accepts: here, a
+// template that did not start is worked around, while a run that broke after
+// its code started is returned as it is, so the code never runs twice.
+func ExampleFallbackIf() {
+	notReady := &tta.TemplateNotReadyError{Template: "tta-ml-minimal", Port: tta.InterpreterPort, Window: 2 * time.Minute}
+	cutMidRun := &tta.SandboxError{Op: "run", Template: "tta-ml-minimal", Started: true, Err: errors.New("stream cut")}
+	for _, failure := range []error{notReady, cutMidRun} {
+		custom := tta.Func[tta.CodeInput, tta.CodeOutput](func(context.Context, tta.CodeInput) (tta.CodeOutput, error) {
+			return tta.CodeOutput{}, failure
+		})
+		install := tta.Func[tta.CodeInput, tta.CodeOutput](func(context.Context, tta.CodeInput) (tta.CodeOutput, error) {
+			return tta.CodeOutput{Stdout: "ran in the default template\n", Path: tta.PathRuntimeInstall}, nil
+		})
+		out, err := tta.FallbackIf(tta.CodeNotStarted, custom, install).Execute(context.Background(), tta.CodeInput{Code: "send_report()"})
+		fmt.Printf("%q %v\n", out.Stdout, err)
+	}
+	// Output:
+	// "ran in the default template\n" <nil>
+	// "" tta: run (template tta-ml-minimal): stream cut
 }

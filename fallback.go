@@ -24,41 +24,70 @@ import (
 // With no alternatives, Fallback returns p unchanged. Fallback panics if p or
 // any alternative is nil.
 func Fallback[In, Out any](p Primitive[In, Out], alts ...Primitive[In, Out]) Primitive[In, Out] {
-	mustNotBeNil("Fallback", "primary primitive", p)
+	return newFallback("Fallback", nil, p, alts)
+}
+
+// FallbackIf is Fallback that moves on from a failure only when next reports
+// true for its error. When next reports false, FallbackIf returns that
+// primitive's output and error unchanged, without trying the alternatives
+// left: use it for failures after
+// which no alternative should run, such as code that may have started
+// (side effects would happen twice):
+//
+//	flow := tta.FallbackIf(tta.CodeNotStarted, custom, install)
+//
+// next is called in the caller's goroutine, once per failure but the last.
+// With no alternatives, FallbackIf returns p unchanged. FallbackIf panics if
+// next, p or any alternative is nil.
+func FallbackIf[In, Out any](next func(err error) bool, p Primitive[In, Out], alts ...Primitive[In, Out]) Primitive[In, Out] {
+	if next == nil {
+		misuse("FallbackIf", "next is nil; pass a function that says which errors to fall back on, or use Fallback for all")
+	}
+	return newFallback("FallbackIf", next, p, alts)
+}
+
+func newFallback[In, Out any](name string, next func(error) bool, p Primitive[In, Out], alts []Primitive[In, Out]) Primitive[In, Out] {
+	mustNotBeNil(name, "primary primitive", p)
 	for i, a := range alts {
-		mustNotBeNil("Fallback", fmt.Sprintf("alternative %d", i+1), a)
+		mustNotBeNil(name, fmt.Sprintf("alternative %d", i+1), a)
 	}
 	if len(alts) == 0 {
 		return p
 	}
-	return fallback[In, Out](append([]Primitive[In, Out]{p}, alts...))
+	return &fallback[In, Out]{ps: append([]Primitive[In, Out]{p}, alts...), next: next}
 }
 
 // fallback holds the primary at index 0 and alternative i at index i.
-type fallback[In, Out any] []Primitive[In, Out]
+type fallback[In, Out any] struct {
+	ps   []Primitive[In, Out]
+	next func(error) bool // nil: move on after every failure
+}
 
-func (f fallback[In, Out]) Execute(ctx context.Context, in In) (Out, error) {
+func (f *fallback[In, Out]) Execute(ctx context.Context, in In) (Out, error) {
 	var errs []error
-	for i, p := range f {
+	for i, p := range f.ps {
 		if i > 0 && ctx.Err() != nil {
 			var zero Out
-			return zero, &FallbackError{Errs: errs, Total: len(f), Stopped: context.Cause(ctx), names: f.names(i)}
+			return zero, &FallbackError{Errs: errs, Total: len(f.ps), Stopped: context.Cause(ctx), names: f.names(i)}
 		}
 		out, err := p.Execute(ctx, in)
 		if err == nil {
 			return out, nil
 		}
+		if f.next != nil && i < len(f.ps)-1 && !f.next(err) {
+			return out, err
+		}
 		errs = append(errs, err)
 	}
 	var zero Out
-	return zero, &FallbackError{Errs: errs, Total: len(f), names: f.names(len(f))}
+	return zero, &FallbackError{Errs: errs, Total: len(f.ps), names: f.names(len(f.ps))}
 }
 
 // names returns the String of each of the first n primitives that implements
 // fmt.Stringer ("" for the others), or nil when none does.
-func (f fallback[In, Out]) names(n int) []string {
+func (f *fallback[In, Out]) names(n int) []string {
 	var names []string
-	for i, p := range f[:n] {
+	for i, p := range f.ps[:n] {
 		s, ok := p.(fmt.Stringer)
 		if !ok {
 			continue

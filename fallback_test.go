@@ -190,3 +190,63 @@ func TestFallbackMisuse(t *testing.T) {
 		"tta: Fallback: alternative 2 is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
 		func() { Fallback(plus(1), plus(2), Func[int, int](nil)) })
 }
+
+func TestFallbackIf(t *testing.T) {
+	errSafe := errors.New("safe to move on")
+	errFinal := errors.New("do not move on")
+	tests := []struct {
+		name      string
+		fails     []error // nil: that primitive succeeds
+		wantCalls []int
+		wantNext  int   // calls of next
+		wantErr   error // returned as is; nil with wantErrs
+		wantErrs  []error
+	}{
+		{name: "moves on after an error next accepts", fails: []error{errSafe, nil}, wantCalls: []int{1, 1}, wantNext: 1},
+		{name: "stops at an error next refuses", fails: []error{errFinal, nil, nil}, wantCalls: []int{1, 0, 0}, wantNext: 1, wantErr: errFinal},
+		{name: "stops at an alternative's refused error", fails: []error{errSafe, errFinal, nil}, wantCalls: []int{1, 1, 0}, wantNext: 2, wantErr: errFinal},
+		{name: "the last failure is not asked about", fails: []error{errSafe, errFinal}, wantCalls: []int{1, 1}, wantNext: 1, wantErrs: []error{errSafe, errFinal}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := make([]*counter, len(tt.fails))
+			ps := make([]Primitive[int, int], len(tt.fails))
+			for i, err := range tt.fails {
+				cs[i] = &counter{fail: func(int) error { return err }}
+				ps[i] = cs[i]
+			}
+			nexts := 0
+			next := func(err error) bool { nexts++; return !errors.Is(err, errFinal) }
+			got, err := FallbackIf(next, ps[0], ps[1:]...).Execute(t.Context(), 10)
+			calls := make([]int, len(cs))
+			for i, c := range cs {
+				calls[i] = c.Calls()
+			}
+			assert.Equal(t, tt.wantCalls, calls)
+			assert.Equal(t, tt.wantNext, nexts)
+			switch {
+			case tt.wantErr != nil:
+				assert.Same(t, tt.wantErr, err, "returned unchanged")
+			case tt.wantErrs != nil:
+				var fe *FallbackError
+				require.ErrorAs(t, err, &fe)
+				assert.Equal(t, tt.wantErrs, fe.Errs)
+			default:
+				require.NoError(t, err)
+				assert.Equal(t, 11, got)
+			}
+		})
+	}
+}
+
+func TestFallbackIfMisuse(t *testing.T) {
+	accept := func(error) bool { return true }
+	assert.PanicsWithValue(t,
+		"tta: FallbackIf: next is nil; pass a function that says which errors to fall back on, or use Fallback for all",
+		func() { FallbackIf(nil, plus(1), plus(2)) })
+	assert.PanicsWithValue(t,
+		"tta: FallbackIf: primary primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
+		func() { FallbackIf(accept, nil, plus(1)) })
+	p := succeeding()
+	assert.Equal(t, Primitive[int, int](p), FallbackIf[int, int](accept, p))
+}

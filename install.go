@@ -20,10 +20,11 @@ import (
 //
 //	custom, _ := tta.NewCodeExecution(tta.WithTemplate(tta.Template{Name: "tta-ml-minimal"}))
 //	install, _ := tta.NewCodeExecution(tta.WithPackages("torch", "transformers"))
-//	flow := tta.Fallback[tta.CodeInput, tta.CodeOutput](custom, install)
+//	flow := tta.FallbackIf(tta.CodeNotStarted, custom, install)
 //
-// Fallback moves on after any error, a run cut off after the code started
-// (SandboxError.Started) included, so code with side effects may run in both.
+// FallbackIf with CodeNotStarted moves on only when the code did not start in
+// the custom template, so code with side effects never runs in both; plain
+// Fallback would move on after any error, a run cut off midway included.
 //
 // A failed install (pip exits non-zero) is an *InstallError, not retried.
 // WithPackages with no packages changes nothing. WithPackages panics if a

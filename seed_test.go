@@ -209,7 +209,7 @@ func TestSeed_RuntimeInstallFallback(t *testing.T) {
 		env.script(code, ttatest.Output{Stdout: "2.5.1\n"})
 		custom := newExec(t, rec, tta.WithTemplate(tta.Template{Name: mlTemplate.Name}))
 		install := newExec(t, rec, tta.WithPackages("torch", "transformers"))
-		flow := tta.Fallback[tta.CodeInput, tta.CodeOutput](custom, install)
+		flow := tta.FallbackIf(tta.CodeNotStarted, custom, install)
 
 		out, err := flow.Execute(context.Background(), tta.CodeInput{Code: code})
 		require.NoError(t, err)

@@ -95,7 +95,7 @@ func run(ctx context.Context, w io.Writer, template, pkg string) error {
 	}
 	defer install.Close()
 
-	// Fallback reports only when every path failed; record why the custom
+	// The flow reports only when every path failed; record why the custom
 	// template was skipped on the way.
 	var mu sync.Mutex
 	var skipped error
@@ -106,7 +106,9 @@ func run(ctx context.Context, w io.Writer, template, pkg string) error {
 		mu.Unlock()
 		return out, err
 	})
-	flow := tta.Fallback[tta.CodeInput, tta.CodeOutput](tryCustom, install)
+	// FallbackIf with CodeNotStarted: the code runs in the default template
+	// only when it did not start in the custom one.
+	flow := tta.FallbackIf(tta.CodeNotStarted, tryCustom, install)
 
 	code := fmt.Sprintf("import importlib.metadata as md\nimport %s\nprint(%q, md.version(%q))", pkg, pkg, pkg)
 	out, err := flow.Execute(ctx, tta.CodeInput{Code: code})
