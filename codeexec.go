@@ -210,9 +210,12 @@ func WithCodeErrorsAsErrors() Option {
 
 // WithSandboxTimeout sets each sandbox's lifetime at the provider (default
 // DefaultSandboxTimeout, 5 min): the provider ends a sandbox then even if its
-// kill was lost, and a Session's sandbox expires after this long unused. A
-// stateless call must finish within it. Pooled sandboxes are created to live
-// an eighth longer (see WithWarmPool). WithSandboxTimeout panics if d <= 0.
+// kill was lost, and a Session's sandbox expires after this long unused. It
+// does not bound how long code runs (CodeInput.Timeout and ctx do): while a
+// call uses a sandbox, from its create or its call's start, its timeout is set
+// again whenever half of it is left, so a sandbox outlives the process that
+// used it by at most this long. Pooled sandboxes are created to live an
+// eighth longer (see WithWarmPool). WithSandboxTimeout panics if d <= 0.
 func WithSandboxTimeout(d time.Duration) Option {
 	if d <= 0 {
 		misuse("WithSandboxTimeout", "timeout must be > 0, got %v", d)
@@ -568,11 +571,13 @@ func (p *CodeExecutionPrimitive) provision(ctx context.Context, timeout time.Dur
 		_ = p.killLease(ctx, l)
 		return nil, Permanent(ErrClosed)
 	}
-	if l.probes, err = waitReady(ctx, p.ready, sb, tpl, p.window); err != nil {
-		_ = p.killLease(ctx, l)
-		return nil, err
+	stop := p.keepAlive(ctx, l) // the init window and pip may take a while
+	l.probes, err = waitReady(ctx, p.ready, sb, tpl, p.window)
+	if err == nil {
+		l.provisioned, err = p.install(ctx, l, p.cfg.packages)
 	}
-	if l.provisioned, err = p.install(ctx, l, p.cfg.packages); err != nil {
+	stop()
+	if err != nil {
 		_ = p.killLease(ctx, l)
 		return nil, err
 	}
@@ -653,6 +658,7 @@ func (p *CodeExecutionPrimitive) run(ctx context.Context, l *lease, in CodeInput
 		}
 		return out, serr
 	}
+	defer p.keepAlive(ctx, l)()
 
 	installed, err := p.install(ctx, l, in.Packages)
 	out.Installed = installed

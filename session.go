@@ -15,8 +15,9 @@ import (
 //
 // The sandbox's timeout is extended while the session is used: each call
 // made more than an eighth of the sandbox timeout (WithSandboxTimeout) after
-// the last extension extends it again. A session left unused for longer than
-// the sandbox timeout expires; its calls then fail with an error matching
+// the last extension extends it again, and a call extends it while it runs,
+// however long that is. A session left unused for longer than the sandbox
+// timeout expires; its calls then fail with an error matching
 // ErrSandboxGone, on every later call too. A Session never starts over in a
 // new sandbox silently, since the state its caller relies on would be lost.
 //

@@ -115,6 +115,14 @@ func (s *FakeSandbox) File(path string) ([]byte, bool) {
 	return slices.Clone(data), ok
 }
 
+// Deadline returns when the sandbox expires unless SetTimeout extends it:
+// the timeout given to Create, as last extended; zero when it has none.
+func (s *FakeSandbox) Deadline() time.Time {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	return s.deadline
+}
+
 // Timeouts returns the arguments of every successful SetTimeout call.
 func (s *FakeSandbox) Timeouts() []time.Duration {
 	s.p.mu.Lock()
