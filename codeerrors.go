@@ -158,12 +158,33 @@ func (e *ExecutionError) Transient() bool { return false }
 // WithCodeErrorsAsErrors); true for every other error, such as a
 // *TemplateNotReadyError or a failed create. It is the condition to give
 // FallbackIf when the alternatives run the same code.
+// Every error in err's tree is looked at, so a *FallbackError or an
+// errors.Join with one such error among others reports false.
 func CodeNotStarted(err error) bool {
-	if se, ok := errors.AsType[*SandboxError](err); ok && se.Started {
-		return false
+	for err != nil {
+		switch e := err.(type) {
+		case *SandboxError:
+			if e.Started {
+				return false
+			}
+		case *ExecutionError:
+			return false
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if !CodeNotStarted(e) {
+					return false
+				}
+			}
+			return true
+		default:
+			return true
+		}
 	}
-	_, raised := errors.AsType[*ExecutionError](err)
-	return !raised
+	return true
 }
 
 // isTransient reports whether err says, through a Transient() bool method

@@ -367,6 +367,13 @@ func TestCodeNotStarted(t *testing.T) {
 		{"run refused before it started", &tta.SandboxError{Op: "run", Err: errors.New("port not open")}, true},
 		{"template not ready", &tta.TemplateNotReadyError{Template: "tta-ml-minimal"}, true},
 		{"bad input", tta.Permanent(errors.New("tta: CodeInput.Timeout must be >= 0")), true},
+		{"joined, one started", errors.Join(&tta.SandboxError{Op: "create"}, &tta.SandboxError{Op: "run", Started: true}), false},
+		{"a fallback whose second alternative started", &tta.FallbackError{Total: 2, Errs: []error{
+			&tta.TemplateNotReadyError{Template: "a"}, tta.Permanent(&tta.SandboxError{Op: "run", Started: true}),
+		}}, false},
+		{"a fallback where nothing started", &tta.FallbackError{Total: 2, Errs: []error{
+			&tta.TemplateNotReadyError{Template: "a"}, &tta.SandboxError{Op: "create"},
+		}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, tta.CodeNotStarted(tc.err))
@@ -404,6 +411,7 @@ func TestCodeExec_FallbackIfCodeNotStarted(t *testing.T) {
 					var se *tta.SandboxError
 					require.ErrorAs(t, err, &se)
 					assert.True(t, se.Started)
+					assert.Equal(t, "sbx-1", out.SandboxID, "the custom template's output, as it is")
 					assert.Equal(t, 0, defaultP.Calls(ttatest.OpCreate), "no second sandbox")
 				} else {
 					assert.Equal(t, tta.PathRuntimeInstall, out.Path)

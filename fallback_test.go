@@ -3,6 +3,7 @@ package tta
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -213,7 +214,7 @@ func TestFallbackIf(t *testing.T) {
 			ps := make([]Primitive[int, int], len(tt.fails))
 			for i, err := range tt.fails {
 				cs[i] = &counter{fail: func(int) error { return err }}
-				ps[i] = cs[i]
+				ps[i] = withOutputOnError(cs[i], 100+i)
 			}
 			nexts := 0
 			next := func(err error) bool { nexts++; return !errors.Is(err, errFinal) }
@@ -227,6 +228,7 @@ func TestFallbackIf(t *testing.T) {
 			switch {
 			case tt.wantErr != nil:
 				assert.Same(t, tt.wantErr, err, "returned unchanged")
+				assert.Equal(t, 100+slices.Index(tt.fails, tt.wantErr), got, "with the output of the primitive that failed")
 			case tt.wantErrs != nil:
 				var fe *FallbackError
 				require.ErrorAs(t, err, &fe)
@@ -249,4 +251,15 @@ func TestFallbackIfMisuse(t *testing.T) {
 		func() { FallbackIf(accept, nil, plus(1)) })
 	p := succeeding()
 	assert.Equal(t, Primitive[int, int](p), FallbackIf[int, int](accept, p))
+}
+
+// withOutputOnError returns p, except that a failure comes with out.
+func withOutputOnError(p Primitive[int, int], out int) Primitive[int, int] {
+	return Func[int, int](func(ctx context.Context, in int) (int, error) {
+		got, err := p.Execute(ctx, in)
+		if err != nil {
+			return out, err
+		}
+		return got, nil
+	})
 }

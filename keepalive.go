@@ -33,7 +33,9 @@ func (p *CodeExecutionPrimitive) keepAlive(ctx context.Context, l *lease) (stop 
 	kctx, cancel := context.WithCancel(ctx)
 	k := &keeper{sb: l.sb, timeout: d, ctx: kctx, cancel: cancel}
 	first := time.Until(l.extended.Add(l.lifetime)) - d/2
+	k.mu.Lock() // extend may run at once and reads k.timer under k.mu
 	k.timer = time.AfterFunc(max(first, 0), k.extend)
+	k.mu.Unlock()
 	return func() {
 		k.mu.Lock()
 		k.stopped = true

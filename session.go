@@ -15,9 +15,9 @@ import (
 //
 // The sandbox's timeout is extended while the session is used: each call
 // made more than an eighth of the sandbox timeout (WithSandboxTimeout) after
-// the last extension extends it again, and a call extends it while it runs,
-// however long that is. A session left unused for longer than the sandbox
-// timeout expires; its calls then fail with an error matching
+// the last extension extends it again, before the call and after it, and a
+// call extends it while it runs, however long that is. A session left unused
+// for longer than the sandbox timeout expires; its calls then fail with an error matching
 // ErrSandboxGone, on every later call too. A Session never starts over in a
 // new sandbox silently, since the state its caller relies on would be lost.
 //
@@ -126,6 +126,12 @@ func (s *Session) Execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 	}
 	out, err = s.p.run(ctx, s.l, in, cid, start)
 	unwinding = false
+	if err == nil {
+		// After a long call the last extension may be half a timeout old:
+		// extend again so that the session is idle for a whole one. A failure
+		// here is the next call's to report.
+		_ = s.extend(ctx)
+	}
 	return out, s.explain(ctx, err)
 }
 
