@@ -17,12 +17,12 @@ type keeper struct {
 	timeout time.Duration
 	ctx     context.Context    // the call's, cancelled by stop
 	cancel  context.CancelFunc // cancels ctx
+	running sync.WaitGroup     // an extension in flight
 
-	mu       sync.Mutex // protects the fields below
+	mu       sync.Mutex // protects the fields below; stop reads extended after running.Wait
 	timer    *time.Timer
 	stopped  bool
-	extended time.Time      // when an extension last succeeded; zero: none
-	running  sync.WaitGroup // an extension in flight
+	extended time.Time // when an extension last succeeded; zero: none
 }
 
 // keepAlive starts a keeper for l during a call with ctx, and returns the
