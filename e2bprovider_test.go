@@ -69,7 +69,8 @@ func TestE2BProvider_RichResultsAndLanguage(t *testing.T) {
 				return err
 			}
 			return cell.Emit(e2b.ExecutionEvent{Type: e2b.EventResult, IsMainResult: true, Text: "<Figure>",
-				HTML: "<img>", PNG: "iVBORw0KGgo=", JSON: map[string]any{"n": 1.0}, Chart: map[string]any{"type": "line"}})
+				HTML: "<img>", PNG: "iVBORw0KGgo=", JSON: map[string]any{"n": 1.0}, Chart: map[string]any{"type": "line"},
+				Extra: map[string]any{"text/x-note": "hi", "application/vnd.plotly.v1+json": map[string]any{"data": []any{1.0}}}})
 		}}
 		exec, _ := startE2BExec(t, rt)
 		var streamed []string
@@ -87,6 +88,8 @@ func TestE2BProvider_RichResultsAndLanguage(t *testing.T) {
 			"image/png":                      "iVBORw0KGgo=",
 			"application/json":               `{"n":1}`,
 			"application/vnd.e2b.chart+json": `{"type":"line"}`,
+			"text/x-note":                    "hi",
+			"application/vnd.plotly.v1+json": `{"data":[1]}`,
 		}, r.Data)
 		assert.Equal(t, []string{"javascript"}, langs)
 	})

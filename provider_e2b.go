@@ -243,7 +243,8 @@ func executionFromE2B(exec *e2b.Execution) Execution {
 
 // resultFromE2B maps each representation to its MIME type; the interpreter's
 // data and chart payloads become JSON under "application/vnd.e2b.data+json"
-// and "application/vnd.e2b.chart+json".
+// and "application/vnd.e2b.chart+json", and its extra ones, keyed by MIME
+// type already, keep their key (a string as it is, anything else as JSON).
 func resultFromE2B(r e2b.Result) Result {
 	out := Result{IsMain: r.IsMainResult, Text: r.Text}
 	set := func(mime, v string) {
@@ -279,6 +280,13 @@ func resultFromE2B(r e2b.Result) Result {
 	}
 	if r.Chart != nil {
 		setJSON("application/vnd.e2b.chart+json", r.Chart)
+	}
+	for mime, v := range r.Extra {
+		if s, ok := v.(string); ok {
+			set(mime, s)
+		} else {
+			setJSON(mime, v)
+		}
 	}
 	return out
 }

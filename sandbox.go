@@ -136,8 +136,9 @@ type Result struct {
 	// Data holds the other representations by MIME type: "text/html",
 	// "text/markdown", "image/svg+xml", "image/png", "image/jpeg" and
 	// "application/pdf" (base64, as the interpreter sends them),
-	// "text/latex", "application/json", "application/javascript". It may be
-	// nil.
+	// "text/latex", "application/json", "application/javascript", and any
+	// other type the interpreter sent (E2B's extra representations: a string
+	// as it is, anything else as JSON). It may be nil.
 	Data map[string]string
 }
 

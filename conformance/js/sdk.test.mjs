@@ -189,7 +189,7 @@ describe('E2B official JS SDK against an E2B-compatible server', { skip: SKIP },
     assert.ok(err.every((m) => m.error === true), 'stderr messages must have error: true')
     assert.equal(stdoutOf(execution), 'tta-first\ntta-second\n')
     assert.equal(results.length, 1)
-    assert.equal(results[0].text, "'done'")
+    assert.equal(results[0].text, 'done', "E2B's interpreter shows a str without its quotes")
     assert.ok(
       endAt - firstAt >= 1000,
       `first stdout arrived only ${endAt - firstAt} ms before the end: output is buffered, not streamed`,

@@ -283,6 +283,12 @@ def _result(obj, main):
                     value = _rich_value(field, value)
                     if value is not None:
                         event[field] = value
+                else:
+                    # Other types go under extra, by MIME type, as E2B's
+                    # interpreter sends them.
+                    value = _rich_value("json", value)
+                    if value is not None:
+                        event.setdefault("extra", {})[mime] = value
         except Exception:
             pass
     for method, field in _RICH:
@@ -302,6 +308,9 @@ def _result(obj, main):
             event["png"] = _figure_png(obj)
         except Exception:
             pass
+    text = event.get("text")
+    if text and text.startswith("'") and text.endswith("'"):
+        event["text"] = text[1:-1]  # as E2B's interpreter shows a str
     return event
 
 

@@ -39,7 +39,8 @@ func TestPythonFinalExpression(t *testing.T) {
 		want string // "" = no result
 	}{
 		{"expression", "1 + 1", "2"},
-		{"string repr", "'a' * 3", "'aaa'"},
+		{"string without its quotes, as on E2B", "'a' * 3", "aaa"},
+		{"other reprs as they are", `"it's"`, `"it's"`},
 		{"last of several statements", "y = 2\ny * 10", "20"},
 		{"None shows nothing", "None", ""},
 		{"semicolon suppresses", "5;", ""},
@@ -76,6 +77,7 @@ class Rich:
 Rich()`
 	res := mainResult(t, execute(t, k, code, nil))
 	assert.Equal(t, "Rich()", res.Text)
+	assert.Nil(t, res.Extra)
 	assert.Equal(t, "<b>rich</b>", res.HTML)
 	assert.Equal(t, "**rich**", res.Markdown)
 	assert.Equal(t, map[string]any{"rich": true}, res.JSON)
@@ -228,7 +230,7 @@ func TestPythonEnvVarsForOneExecution(t *testing.T) {
 	k := startTestKernel(t, Python)
 	code := "import os\nos.environ.get('TTA_VAR')"
 	res := mainResult(t, execute(t, k, code, map[string]string{"TTA_VAR": "set"}))
-	assert.Equal(t, "'set'", res.Text)
+	assert.Equal(t, "set", res.Text)
 	evs := execute(t, k, code, nil)
 	assert.Empty(t, ofType(evs, e2b.EventResult), "the variable is gone after its execution")
 
@@ -443,4 +445,21 @@ sys.modules["matplotlib.pyplot"] = plt`, nil)
 	assert.True(t, results[0].IsMainResult)
 	assert.Equal(t, png, results[0].PNG)
 	assert.Equal(t, "<Figure>", results[0].Text)
+}
+
+// MIME types a result has beyond the known ones arrive under extra, by MIME
+// type, as E2B's interpreter sends them.
+func TestPythonExtraMIMETypes(t *testing.T) {
+	k := startTestKernel(t, Python)
+	code := `
+class Plot:
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": "Plot()", "application/vnd.plotly.v1+json": {"data": [1]}, "text/x-note": "hi"}
+Plot()`
+	res := mainResult(t, execute(t, k, code, nil))
+	assert.Equal(t, "Plot()", res.Text)
+	assert.Equal(t, map[string]any{
+		"application/vnd.plotly.v1+json": map[string]any{"data": []any{1.0}},
+		"text/x-note":                    "hi",
+	}, res.Extra)
 }

@@ -387,7 +387,7 @@ func TestRuntimeSetupBeforePortOpens(t *testing.T) {
 	assert.True(t, in.PortOpen(e2b.InterpreterPort), "open once setup succeeded")
 
 	evs := run(t, in, e2b.ExecuteRequest{Code: "import os\nos.environ['TTA_TPL']"})
-	assert.Equal(t, "'from template'", mainResult(t, evs).Text)
+	assert.Equal(t, "from template", mainResult(t, evs).Text)
 	log, err := in.root.ReadFile("tmp/tta-setup.log")
 	require.NoError(t, err)
 	assert.Contains(t, string(log), "installing")
@@ -462,7 +462,7 @@ func TestRuntimeWithoutIsolation(t *testing.T) {
 	_, err := in.WriteFile(t.Context(), "data.txt", strings.NewReader("relative"))
 	require.NoError(t, err)
 	evs := run(t, in, e2b.ExecuteRequest{Code: "import os\nopen(os.path.expanduser('~/data.txt')).read()"})
-	assert.Equal(t, "'relative'", mainResult(t, evs).Text)
+	assert.Equal(t, "relative", mainResult(t, evs).Text)
 	stdout, _, _ := command(t, in, "cat data.txt")
 	assert.Equal(t, "relative", stdout)
 }
