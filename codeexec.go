@@ -214,8 +214,9 @@ func WithCodeErrorsAsErrors() Option {
 // does not bound how long code runs (CodeInput.Timeout and ctx do): while a
 // call uses a sandbox, from its create or its call's start, its timeout is set
 // again whenever half of it is left, so a sandbox outlives the process that
-// used it by at most this long. Pooled sandboxes are created to live an
-// eighth longer (see WithWarmPool). WithSandboxTimeout panics if d <= 0.
+// used it by at most this long (nine eighths of it for a pooled sandbox,
+// created to live an eighth longer: see WithWarmPool). WithSandboxTimeout
+// panics if d <= 0.
 func WithSandboxTimeout(d time.Duration) Option {
 	if d <= 0 {
 		misuse("WithSandboxTimeout", "timeout must be > 0, got %v", d)
@@ -262,8 +263,8 @@ func WithMetadata(md map[string]string) Option {
 // next attempt gets a fresh sandbox), so Retry(exec) retries what may succeed
 // (port not open, connection refused, rate limits) in a fresh sandbox, and an
 // error after the code may have started is permanent: the code is never run
-// twice automatically. A call whose ctx is done, or that Close interrupted,
-// fails with a permanent error. Bad input (a negative timeout, an invalid
+// twice automatically. A call whose ctx is done before it takes a sandbox, or
+// that Close interrupted, fails with a permanent error. Bad input (a negative timeout, an invalid
 // package name) is a permanent error.
 //
 // The zero value is not usable; create one with NewCodeExecution. A

@@ -109,3 +109,20 @@ func TestKeepAlive_FailedExtensionTriedAgain(t *testing.T) {
 		assert.Equal(t, start.Add(5*time.Minute+75*time.Second+10*time.Minute), sb.Deadline())
 	})
 }
+
+// A session extends its sandbox after a long call that failed too, here with
+// the code's error returned as an error.
+func TestKeepAlive_SessionIdleAfterAFailedLongCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		p.Script("train()", ttatest.Output{Delay: 6 * time.Minute, Error: &tta.ExecutionError{Name: "ValueError", Value: "diverged"}})
+		exec := fakeExec(t, p, tta.WithSandboxTimeout(8*time.Minute), tta.WithCodeErrorsAsErrors())
+		s := newSession(t, exec)
+
+		_, err := s.Execute(context.Background(), tta.CodeInput{Code: "train()"})
+		require.ErrorIs(t, err, tta.ErrCodeFailed)
+		time.Sleep(8*time.Minute - time.Second)
+		_, err = s.Execute(context.Background(), tta.CodeInput{Code: "1"})
+		require.NoError(t, err, "idle for less than a timeout after the failed call")
+	})
+}

@@ -126,12 +126,10 @@ func (s *Session) Execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 	}
 	out, err = s.p.run(ctx, s.l, in, cid, start)
 	unwinding = false
-	if err == nil {
-		// After a long call the last extension may be half a timeout old:
-		// extend again so that the session is idle for a whole one. A failure
-		// here is the next call's to report.
-		_ = s.extend(ctx)
-	}
+	// After a long call the last extension may be half a timeout old: extend
+	// again so that the session is idle for a whole one. A failure here is
+	// the next call's to report.
+	_ = s.extend(ctx)
 	return out, s.explain(ctx, err)
 }
 

@@ -11,11 +11,11 @@ import (
 	"testing"
 )
 
-// BenchmarkExecuteBound measures the most a warm pool can save on this
-// machine's loopback with no injected latency, whatever the library and the
-// server do: the requests of BenchmarkExecute, sent by a minimal net/http
-// client to a minimal net/http server that answers each with canned bytes
-// (Content-Length set, nothing parsed but the request body it discards).
+// BenchmarkExecuteBound measures what the requests of BenchmarkExecute cost
+// on this machine's loopback with no work behind them: the same requests,
+// sent by a minimal net/http client to a minimal net/http server that answers
+// each with canned bytes (Content-Length set, nothing parsed but the request
+// body it discards).
 //
 // Each iteration times, one after the other so that both see the same load,
 // what a call without a pool must send (POST /sandboxes, GET /health on the
@@ -24,9 +24,11 @@ import (
 // /execute), and reports their mean latencies as cold-ns/call and
 // warm-ns/call, and cold-ns/call divided by warm-ns/call as cold/warm.
 //
-// That cold/warm is the ceiling of BenchmarkExecute's: a real server and
-// client only add work to each request, and the work a run adds (decoding the
-// code, running it, encoding and decoding its events) is the largest.
+// warm-ns/call is the floor of a warm Execute: no client or server can run
+// code with less than that exchange. cold/warm is the ratio when every
+// request costs only its exchange; a real server and client add work to each
+// request, which moves the ratio up where create and kill carry more of it
+// than the run, and down where the run does.
 func BenchmarkExecuteBound(b *testing.B) {
 	srv := httptest.NewServer(boundHandler())
 	defer srv.Close()

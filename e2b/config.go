@@ -15,9 +15,10 @@ const (
 	// DefaultDomain is the domain used when neither WithDomain nor E2B_DOMAIN
 	// names one.
 	DefaultDomain = "e2b.app"
-	// DefaultRequestTimeout bounds each non-streaming request and, for a
-	// streaming one, the wait for a connection and for the response headers
-	// once the request is written (the SDKs' requestTimeoutMs).
+	// DefaultRequestTimeout bounds each non-streaming request and, for an
+	// execution or a file transfer, the wait for a connection and for the
+	// response headers once the request is written (the SDKs'
+	// requestTimeoutMs); see WithRequestTimeout.
 	DefaultRequestTimeout = 60 * time.Second
 	// DefaultSandboxTimeout is how long a sandbox lives after Create or Connect
 	// when CreateOptions.Timeout or the timeout argument is zero (the SDKs' 300 s).
@@ -107,11 +108,12 @@ func WithHTTPClient(hc *http.Client) Option {
 }
 
 // WithRequestTimeout bounds each non-streaming request (control plane, health
-// checks, filesystem calls) and, for a streaming one (executions, commands,
-// file downloads and uploads), the wait for a connection and the wait for the
-// response headers once the request has been written; sending a request body,
-// such as an upload, and the streams themselves are bounded by their own
-// Timeout option and ctx. The default is
+// checks, filesystem calls) and, for executions and file downloads and
+// uploads, the wait for a connection and the wait for the response headers
+// once the request has been written; sending a request body, such as an
+// upload, and the streams themselves are bounded by their own Timeout option
+// and ctx. Commands (RunCommand) are bounded by their own Timeout and ctx
+// alone. The default is
 // DefaultRequestTimeout; zero disables the bound; a negative d makes NewClient
 // fail.
 func WithRequestTimeout(d time.Duration) Option {

@@ -252,7 +252,8 @@ func truncateMessage(s string) string {
 	return s[:n] + "..."
 }
 
-// detailMessage renders FastAPI's "detail": a string as it is; a list of
+// detailMessage renders FastAPI's "detail", cut at maxMessage: a string as it
+// is; a list of
 // validation errors as their "msg" fields, each after its "loc" joined with
 // dots ("body.code: Field required"), separated by "; "; anything else, or a
 // list with an item lacking "msg", as compact JSON. null or absent is "".
@@ -263,7 +264,7 @@ func detailMessage(raw json.RawMessage) string {
 	}
 	switch d := v.(type) {
 	case string:
-		return d
+		return truncateMessage(d)
 	case []any:
 		if msg, ok := validationMessages(d); ok {
 			return truncateMessage(msg)

@@ -3,9 +3,10 @@
 // cannot start, fall back to the default template plus a runtime pip install
 // of the packages, composed as
 //
-//	tta.Fallback(custom, defaultPlusInstall)
+//	tta.FallbackIf(tta.CodeNotStarted, custom, defaultPlusInstall)
 //
-// where defaultPlusInstall is a CodeExecutionPrimitive on the default
+// (moving on only when the code did not start in the custom template), where
+// defaultPlusInstall is a CodeExecutionPrimitive on the default
 // template with tta.WithPackages. It prints which path ran (CodeOutput.Path,
 // CodeOutput.Template, CodeOutput.Installed) and why the custom template was
 // not used.
