@@ -42,18 +42,9 @@ func TestFallback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cs := make([]*counter, len(tt.fails))
-			ps := make([]Primitive[int, int], len(tt.fails))
-			for i, err := range tt.fails {
-				cs[i] = &counter{fail: func(int) error { return err }}
-				ps[i] = cs[i]
-			}
+			cs, ps := failingCounters(tt.fails)
 			got, err := Fallback(ps[0], ps[1:]...).Execute(t.Context(), 10)
-			calls := make([]int, len(cs))
-			for i, c := range cs {
-				calls[i] = c.Calls()
-			}
-			assert.Equal(t, tt.wantCalls, calls)
+			assert.Equal(t, tt.wantCalls, callsOf(cs))
 			if tt.wantErrs == nil {
 				require.NoError(t, err)
 				assert.Equal(t, tt.want, got)
@@ -210,20 +201,14 @@ func TestFallbackIf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cs := make([]*counter, len(tt.fails))
-			ps := make([]Primitive[int, int], len(tt.fails))
-			for i, err := range tt.fails {
-				cs[i] = &counter{fail: func(int) error { return err }}
-				ps[i] = withOutputOnError(cs[i], 100+i)
+			cs, ps := failingCounters(tt.fails)
+			for i := range ps {
+				ps[i] = withOutputOnError(ps[i], 100+i)
 			}
 			nexts := 0
 			next := func(err error) bool { nexts++; return !errors.Is(err, errFinal) }
 			got, err := FallbackIf(next, ps[0], ps[1:]...).Execute(t.Context(), 10)
-			calls := make([]int, len(cs))
-			for i, c := range cs {
-				calls[i] = c.Calls()
-			}
-			assert.Equal(t, tt.wantCalls, calls)
+			assert.Equal(t, tt.wantCalls, callsOf(cs))
 			assert.Equal(t, tt.wantNext, nexts)
 			switch {
 			case tt.wantErr != nil:

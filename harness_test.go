@@ -47,3 +47,24 @@ var blockUntilDone = Func[int, int](func(ctx context.Context, in int) (int, erro
 	<-ctx.Done()
 	return 0, context.Cause(ctx)
 })
+
+// failingCounters returns a counter for each of fails that fails every call
+// with it (nil: succeeds), and the same counters as primitives.
+func failingCounters(fails []error) ([]*counter, []Primitive[int, int]) {
+	cs := make([]*counter, len(fails))
+	ps := make([]Primitive[int, int], len(fails))
+	for i, err := range fails {
+		cs[i] = &counter{fail: func(int) error { return err }}
+		ps[i] = cs[i]
+	}
+	return cs, ps
+}
+
+// callsOf returns how many calls each counter had.
+func callsOf(cs []*counter) []int {
+	calls := make([]int, len(cs))
+	for i, c := range cs {
+		calls[i] = c.Calls()
+	}
+	return calls
+}
