@@ -1,6 +1,7 @@
 package tta
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -193,3 +194,92 @@ func isTransient(err error) bool {
 	t, ok := errors.AsType[transientError](err)
 	return ok && t.Transient()
 }
+
+// InstallError is returned when pip failed to install packages in a sandbox.
+// It reports Transient() false: a package that does not exist or does not
+// build will not install on the next attempt either.
+//
+// An InstallError is not modified after it is returned and is safe to read
+// from multiple goroutines.
+type InstallError struct {
+	// SandboxID is the sandbox the install ran in.
+	SandboxID string
+	// Packages are the packages the failed command tried to install.
+	Packages []string
+	// ExitCode is pip's exit status.
+	ExitCode int
+	// Stderr is pip's error output.
+	Stderr string
+}
+
+// Error returns "tta: pip install <packages> in sandbox <id> exited with <code>: <stderr>".
+func (e *InstallError) Error() string {
+	msg := fmt.Sprintf("tta: pip install %s in sandbox %s exited with %d", strings.Join(e.Packages, " "), e.SandboxID, e.ExitCode)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		msg += ": " + s
+	}
+	return msg
+}
+
+// Transient reports false.
+func (e *InstallError) Transient() bool { return false }
+
+// codeTimeoutError is the error of a run longer than CodeInput.Timeout. It
+// matches ErrCodeTimeout and context.DeadlineExceeded and unwraps to the
+// provider's error.
+type codeTimeoutError struct {
+	d   time.Duration
+	err error
+}
+
+func (e *codeTimeoutError) Error() string {
+	return fmt.Sprintf("tta: code ran longer than its %v timeout: %v", e.d, e.err)
+}
+
+func (e *codeTimeoutError) Is(target error) bool {
+	return target == ErrCodeTimeout || target == context.DeadlineExceeded
+}
+
+func (e *codeTimeoutError) Unwrap() error { return e.err }
+
+// mayHaveStarted reports whether the code of a run that failed with err may
+// have started: not when the provider says that the request can be tried
+// again (it never reached the interpreter) or, with NotStarted, that the code
+// did not start (see Sandbox.RunCode).
+func mayHaveStarted(err error) bool {
+	if isTransient(err) {
+		return false
+	}
+	ns, ok := errors.AsType[notStartedError](err)
+	return !ok || !ns.NotStarted()
+}
+
+// notStartedError is an error that says whether the code of a failed run did
+// not start (see Sandbox.RunCode).
+type notStartedError interface {
+	error
+	NotStarted() bool
+}
+
+// retryInFreshSandbox makes the error of a stateless call whose sandbox was
+// gone before its code started retryable, since the next attempt gets a fresh
+// sandbox; other errors, nil included, are returned unchanged.
+func retryInFreshSandbox(err error) error {
+	if !errors.Is(err, ErrSandboxGone) {
+		return err
+	}
+	se, ok := errors.AsType[*SandboxError](err)
+	if !ok || se.Started {
+		return err
+	}
+	return &freshSandboxError{se}
+}
+
+// freshSandboxError is a *SandboxError for a sandbox that was gone before the
+// code started, in a call whose retry gets a fresh sandbox.
+type freshSandboxError struct{ *SandboxError }
+
+func (e *freshSandboxError) Unwrap() error { return e.SandboxError }
+
+// Transient reports true: a fresh sandbox may succeed.
+func (e *freshSandboxError) Transient() bool { return true }
