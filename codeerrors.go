@@ -8,6 +8,25 @@ import (
 	"time"
 )
 
+// The errors of CodeExecutionPrimitive and Session tell one story. When the
+// code ran and raised, that is a result, CodeOutput.Error, an *ExecutionError
+// (also returned as a Go error with WithCodeErrorsAsErrors). When the code
+// could not be run, Execute returns one of:
+//
+//   - *TemplateNotReadyError: the sandbox's interpreter did not answer within
+//     the init window;
+//   - *InstallError: packages could not be installed (pip failed, or its
+//     command could not run);
+//   - *SandboxError: any other sandbox operation failed (its Op says which,
+//     Started whether the code may have started);
+//   - an error matching ErrClosed, or bad input (a permanent error saying
+//     what was wrong).
+//
+// Each reports through IsTransient whether Retry may try again, which never
+// happens once the code may have started, and CodeNotStarted tells whether
+// the code certainly did not start, the condition of FallbackIf for
+// alternatives that run the same code.
+
 // TemplateNotReadyError is returned, wrapped in nothing, when a sandbox's code
 // interpreter did not answer within the template's init window. It names the
 // template, the interpreter's port, how long the primitive waited and how many
@@ -27,7 +46,8 @@ type TemplateNotReadyError struct {
 	Template string
 	// SandboxID is the sandbox that did not become ready. It has been killed.
 	SandboxID string
-	// Port is the interpreter port that stayed closed (InterpreterPort).
+	// Port is the interpreter port that stayed closed, as the sandbox reports
+	// it (Sandbox.InterpreterPort); when it is 0 the message names no port.
 	Port int
 	// Window is the init window that closed.
 	Window time.Duration
@@ -44,8 +64,13 @@ type TemplateNotReadyError struct {
 // Error describes the failure; see the type's documentation.
 func (e *TemplateNotReadyError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tta: template %s not ready: code interpreter port %d not open after %v and %d probe",
-		e.Template, e.Port, roundDuration(e.Waited), e.Probes)
+	fmt.Fprintf(&b, "tta: template %s not ready: code interpreter ", e.Template)
+	if e.Port != 0 {
+		fmt.Fprintf(&b, "port %d not open", e.Port)
+	} else {
+		b.WriteString("not answering")
+	}
+	fmt.Fprintf(&b, " after %v and %d probe", roundDuration(e.Waited), e.Probes)
 	if e.Probes != 1 {
 		b.WriteString("s")
 	}
@@ -71,25 +96,25 @@ func (e *TemplateNotReadyError) Transient() bool { return false }
 // SandboxError is returned by CodeExecutionPrimitive and Session when a sandbox
 // operation failed: creating the sandbox, waiting for it (other than the init
 // window closing, which is a *TemplateNotReadyError), uploading files,
-// installing packages, creating an interpreter context, extending its timeout
-// or running the code.
+// creating an interpreter context, extending its timeout, running the code or
+// killing the sandbox. A failed install is an *InstallError.
 //
 // Whether Retry may try again follows from Started: when the code may have
 // started running, the error comes wrapped by Permanent (errors.As still finds
 // the *SandboxError), because running it twice could repeat its side effects.
 // Otherwise the cause decides: the provider's transient errors (Transient()
 // true: port not open, connection refused, rate limited) are retried, and its
-// terminal ones (Transient() false: unauthorized, template unknown) are not.
-// A sandbox found gone before the code started (ErrSandboxGone) is retried
-// when the call is stateless (CodeExecutionPrimitive.Execute, NewSession),
-// since the next attempt gets a fresh sandbox, and is terminal in a Session,
-// whose state went with it.
+// terminal ones (Transient() false: unauthorized, template unknown) are not,
+// and come wrapped by Permanent. A sandbox found gone before the code started
+// (ErrSandboxGone) is retried when the call is stateless
+// (CodeExecutionPrimitive.Execute, NewSession), since the next attempt gets a
+// fresh sandbox, and is terminal in a Session, whose state went with it.
 //
 // A SandboxError is not modified after it is returned and is safe to read from
 // multiple goroutines.
 type SandboxError struct {
-	// Op is the operation that failed: "create", "wait", "upload", "install",
-	// "context", "extend", "run" or "kill".
+	// Op is the operation that failed: "create", "wait", "upload", "context",
+	// "extend", "run" or "kill".
 	Op string
 	// SandboxID is the sandbox's ID; empty when Create failed.
 	SandboxID string
@@ -99,6 +124,8 @@ type SandboxError struct {
 	Started bool
 	// Err is the cause.
 	Err error
+
+	fresh bool // the sandbox was gone and the call's retry gets a fresh one
 }
 
 // Error returns "tta: <op> in sandbox <id> (template <t>): <cause>".
@@ -117,6 +144,67 @@ func (e *SandboxError) Error() string {
 
 // Unwrap returns Err.
 func (e *SandboxError) Unwrap() error { return e.Err }
+
+// Transient reports whether trying again may succeed, as the type's
+// documentation describes: never when Started, otherwise when the cause is
+// transient or when the sandbox was gone in a stateless call.
+func (e *SandboxError) Transient() bool { return !e.Started && (e.fresh || IsTransient(e.Err)) }
+
+// InstallError is returned by CodeExecutionPrimitive and Session when packages
+// (WithPackages, CodeInput.Packages) could not be installed: pip exited with a
+// non-zero status, or its command could not be run (then Err is the cause).
+// The code did not start.
+//
+// A failure of pip itself reports Transient() false: a package that does not
+// exist or does not build will not install on the next attempt either. A
+// command that could not run follows the rules of SandboxError without
+// Started: the provider's transient errors are retried, a sandbox found gone
+// is retried in a stateless call, the rest comes wrapped by Permanent.
+//
+// An InstallError is not modified after it is returned and is safe to read
+// from multiple goroutines.
+type InstallError struct {
+	// SandboxID is the sandbox the install ran in.
+	SandboxID string
+	// Template names the sandbox's template as Template.String does.
+	Template string
+	// Packages are the packages the failed command tried to install.
+	Packages []string
+	// ExitCode is pip's exit status; 0 when the command could not run.
+	ExitCode int
+	// Stderr is pip's error output.
+	Stderr string
+	// Err is why the command could not run; nil when pip ran and failed.
+	Err error
+
+	fresh bool // the sandbox was gone and the call's retry gets a fresh one
+}
+
+// Error returns "tta: pip install <packages> in sandbox <id> exited with
+// <code>: <stderr>" when pip failed, and "tta: pip install <packages> in
+// sandbox <id> (template <t>): <cause>" when its command could not run.
+func (e *InstallError) Error() string {
+	msg := fmt.Sprintf("tta: pip install %s in sandbox %s", strings.Join(e.Packages, " "), e.SandboxID)
+	if e.Err != nil {
+		if e.Template != "" {
+			msg += " (template " + e.Template + ")"
+		}
+		return msg + ": " + e.Err.Error()
+	}
+	msg += fmt.Sprintf(" exited with %d", e.ExitCode)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		msg += ": " + s
+	}
+	return msg
+}
+
+// Unwrap returns Err.
+func (e *InstallError) Unwrap() error { return e.Err }
+
+// Transient reports whether trying again may succeed: false when pip failed,
+// and as the cause says (true for a sandbox gone in a stateless call) when its
+// command could not run.
+func (e *InstallError) Transient() bool { return e.Err != nil && (e.fresh || IsTransient(e.Err)) }
 
 // ExecutionError is the error raised by the user's code: the exception's name,
 // value and traceback, as the interpreter reported them. It is a result, set in
@@ -153,15 +241,21 @@ func (e *ExecutionError) Transient() bool { return false }
 
 // CodeNotStarted reports whether err, an error of CodeExecutionPrimitive or
 // Session, leaves the code certainly not started, so that running it
-// elsewhere cannot repeat its side effects. It reports false when err shows
-// that the code may have run: a *SandboxError with Started set (the run broke
-// or timed out), or an *ExecutionError (the code raised, with
-// WithCodeErrorsAsErrors); true for every other error, such as a
-// *TemplateNotReadyError or a failed create. It is the condition to give
-// FallbackIf when the alternatives run the same code.
-// Every error in err's tree is looked at, so a *FallbackError or an
-// errors.Join with one such error among others reports false.
+// elsewhere cannot repeat its side effects. It reports false for a nil err
+// (the code ran) and when err shows that the code may have run: a
+// *SandboxError with Started set (the run broke or timed out), or an
+// *ExecutionError (the code raised, with WithCodeErrorsAsErrors); true for
+// every other error, such as a *TemplateNotReadyError, an *InstallError or a
+// failed create. It is the condition to give FallbackIf when the
+// alternatives run the same code. Every error in err's tree is looked at, so
+// a *FallbackError or an errors.Join with one such error among others
+// reports false.
 func CodeNotStarted(err error) bool {
+	return err != nil && notStarted(err)
+}
+
+// notStarted is CodeNotStarted for a non-nil err.
+func notStarted(err error) bool {
 	for err != nil {
 		switch e := err.(type) {
 		case *SandboxError:
@@ -176,7 +270,7 @@ func CodeNotStarted(err error) bool {
 			err = u.Unwrap()
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
-				if !CodeNotStarted(e) {
+				if e != nil && !notStarted(e) {
 					return false
 				}
 			}
@@ -187,42 +281,6 @@ func CodeNotStarted(err error) bool {
 	}
 	return true
 }
-
-// isTransient reports whether err says, through a Transient() bool method
-// anywhere in its chain, that it is transient. Errors that say nothing are not.
-func isTransient(err error) bool {
-	t, ok := errors.AsType[transientError](err)
-	return ok && t.Transient()
-}
-
-// InstallError is returned when pip failed to install packages in a sandbox.
-// It reports Transient() false: a package that does not exist or does not
-// build will not install on the next attempt either.
-//
-// An InstallError is not modified after it is returned and is safe to read
-// from multiple goroutines.
-type InstallError struct {
-	// SandboxID is the sandbox the install ran in.
-	SandboxID string
-	// Packages are the packages the failed command tried to install.
-	Packages []string
-	// ExitCode is pip's exit status.
-	ExitCode int
-	// Stderr is pip's error output.
-	Stderr string
-}
-
-// Error returns "tta: pip install <packages> in sandbox <id> exited with <code>: <stderr>".
-func (e *InstallError) Error() string {
-	msg := fmt.Sprintf("tta: pip install %s in sandbox %s exited with %d", strings.Join(e.Packages, " "), e.SandboxID, e.ExitCode)
-	if s := strings.TrimSpace(e.Stderr); s != "" {
-		msg += ": " + s
-	}
-	return msg
-}
-
-// Transient reports false.
-func (e *InstallError) Transient() bool { return false }
 
 // codeTimeoutError is the error of a run longer than CodeInput.Timeout. It
 // matches ErrCodeTimeout and context.DeadlineExceeded and unwraps to the
@@ -242,23 +300,27 @@ func (e *codeTimeoutError) Is(target error) bool {
 
 func (e *codeTimeoutError) Unwrap() error { return e.err }
 
-// mayHaveStarted reports whether the code of a run that failed with err may
-// have started: not when the provider says that the request can be tried
-// again (it never reached the interpreter) or, with NotStarted, that the code
-// did not start (see Sandbox.RunCode).
-func mayHaveStarted(err error) bool {
-	if isTransient(err) {
-		return false
+// failed returns err, the error of a sandbox operation (a *SandboxError or
+// *InstallError), marked Permanent when the code may have started or when,
+// with ctx still live, the cause is not transient: Retry then stops, and no
+// RetryIf makes it try again.
+func failed(ctx context.Context, started bool, err error) error {
+	if started || (ctx.Err() == nil && !IsTransient(err)) {
+		return Permanent(err)
 	}
-	ns, ok := errors.AsType[notStartedError](err)
-	return !ok || !ns.NotStarted()
+	return err
 }
 
-// notStartedError is an error that says whether the code of a failed run did
-// not start (see Sandbox.RunCode).
-type notStartedError interface {
-	error
-	NotStarted() bool
+// mayHaveStarted reports whether the code of a run that failed with err may
+// have started: not when the provider says that the request can be tried
+// again (it never reached the interpreter) or, with a NotStartedError, that
+// the code did not start (see Sandbox.RunCode).
+func mayHaveStarted(err error) bool {
+	if IsTransient(err) {
+		return false
+	}
+	ns, ok := errors.AsType[NotStartedError](err)
+	return !ok || !ns.NotStarted()
 }
 
 // retryInFreshSandbox makes the error of a stateless call whose sandbox was
@@ -268,18 +330,15 @@ func retryInFreshSandbox(err error) error {
 	if !errors.Is(err, ErrSandboxGone) {
 		return err
 	}
-	se, ok := errors.AsType[*SandboxError](err)
-	if !ok || se.Started {
-		return err
+	if se, ok := errors.AsType[*SandboxError](err); ok && !se.Started {
+		fresh := *se
+		fresh.fresh = true
+		return &fresh
 	}
-	return &freshSandboxError{se}
+	if ie, ok := errors.AsType[*InstallError](err); ok {
+		fresh := *ie
+		fresh.fresh = true
+		return &fresh
+	}
+	return err
 }
-
-// freshSandboxError is a *SandboxError for a sandbox that was gone before the
-// code started, in a call whose retry gets a fresh sandbox.
-type freshSandboxError struct{ *SandboxError }
-
-func (e *freshSandboxError) Unwrap() error { return e.SandboxError }
-
-// Transient reports true: a fresh sandbox may succeed.
-func (e *freshSandboxError) Transient() bool { return true }

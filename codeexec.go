@@ -27,15 +27,17 @@ import (
 // timeout (WithSandboxTimeout) is the last resort.
 //
 // Errors: the code's own error is a result (CodeOutput.Error), not retried.
-// Infrastructure errors are *SandboxError or *TemplateNotReadyError values;
-// those that happened before the code started keep the provider's transient or
-// terminal classification, except that a sandbox found gone is retryable (the
-// next attempt gets a fresh sandbox), so Retry(exec) retries what may succeed
-// (port not open, connection refused, rate limits) in a fresh sandbox, and an
-// error after the code may have started is permanent: the code is never run
-// twice automatically. A call whose ctx is done before it takes a sandbox, or
-// that Close interrupted, fails with a permanent error. Bad input (a negative timeout, an invalid
-// package name) is a permanent error.
+// When the code could not be run, the error is a *TemplateNotReadyError, an
+// *InstallError or a *SandboxError. Those that happened before the code
+// started keep the provider's transient or terminal classification
+// (IsTransient), except that a sandbox found gone is retryable (the next
+// attempt gets a fresh sandbox), so Retry(exec) retries what may succeed (port
+// not open, connection refused, rate limits) in a fresh sandbox; an error
+// after the code may have started is permanent: the code is never run twice
+// automatically. A call whose ctx is done before it takes a sandbox, or that
+// Close interrupted, fails with a permanent error matching ErrClosed or ctx's
+// cause. Bad input (a negative timeout, an invalid package name) is a
+// permanent error saying what was wrong.
 //
 // The zero value is not usable; create one with NewCodeExecution. A
 // CodeExecutionPrimitive is safe for concurrent use; Close may be called
@@ -285,11 +287,7 @@ func (p *CodeExecutionPrimitive) provision(ctx context.Context, timeout time.Dur
 		err = errors.New("tta: provider returned no sandbox and no error")
 	}
 	if err != nil {
-		serr := &SandboxError{Op: "create", Template: tpl.String(), Err: err}
-		if ctx.Err() == nil && !isTransient(err) {
-			return nil, Permanent(serr)
-		}
-		return nil, serr
+		return nil, failed(ctx, false, &SandboxError{Op: "create", Template: tpl.String(), Err: err})
 	}
 	l := &lease{sb: sb, template: tpl.String(), created: start, extended: start, lifetime: timeout}
 	if !p.track(l) {

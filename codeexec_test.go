@@ -70,6 +70,8 @@ func TestCodeExec_NoProvider(t *testing.T) {
 	require.ErrorIs(t, err, tta.ErrNoProvider)
 	assert.Nil(t, exec)
 	assert.Contains(t, err.Error(), "E2B_API_KEY")
+	assert.Contains(t, err.Error(), "WithE2BClient or WithProvider")
+	assert.NotContains(t, err.Error(), "WithAPIKey", "an option of package e2b, not of tta")
 }
 
 func TestCodeExec_Stateless(t *testing.T) {
@@ -121,7 +123,7 @@ func TestCodeExec_UnsupportedLanguage(t *testing.T) {
 		exec := fakeExec(t, p)
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "System.out.println(1);", Language: tta.LanguageJava})
 		require.ErrorIs(t, err, ttatest.ErrUnsupportedLanguage)
-		assert.False(t, transient(err))
+		assert.False(t, tta.IsTransient(err))
 	})
 }
 
@@ -182,7 +184,7 @@ func TestCodeExec_InvalidInput(t *testing.T) {
 				exec := fakeExec(t, p)
 				_, err := exec.Execute(context.Background(), tc.in)
 				require.EqualError(t, err, tc.msg)
-				assert.False(t, transient(err))
+				assert.False(t, tta.IsTransient(err))
 				assert.Empty(t, p.Sandboxes(), "bad input creates nothing")
 			})
 		})
@@ -243,7 +245,7 @@ func TestCodeExec_TerminalProbeStopsWaiting(t *testing.T) {
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.ErrorIs(t, err, tta.ErrSandboxGone)
 		assert.NotErrorIs(t, err, tta.ErrTemplateNotReady)
-		assert.True(t, transient(err), "stateless: the next attempt gets a fresh sandbox")
+		assert.True(t, tta.IsTransient(err), "stateless: the next attempt gets a fresh sandbox")
 		assert.Equal(t, 1500*time.Millisecond, time.Since(start), "probes at 0, 0.5 and 1.5 s")
 	})
 }
@@ -361,11 +363,13 @@ func TestCodeNotStarted(t *testing.T) {
 		err  error
 		want bool
 	}{
+		{"nil: the code ran", nil, false},
 		{"run broke after the code started", tta.Permanent(&tta.SandboxError{Op: "run", Started: true, Err: errors.New("stream cut")}), false},
 		{"the code raised", fmt.Errorf("step 2: %w", &tta.ExecutionError{Name: "ValueError"}), false},
 		{"create failed", &tta.SandboxError{Op: "create", Err: errors.New("429")}, true},
 		{"run refused before it started", &tta.SandboxError{Op: "run", Err: errors.New("port not open")}, true},
 		{"template not ready", &tta.TemplateNotReadyError{Template: "tta-ml-minimal"}, true},
+		{"install failed", &tta.InstallError{Packages: []string{"torch"}, ExitCode: 1}, true},
 		{"bad input", tta.Permanent(errors.New("tta: CodeInput.Timeout must be >= 0")), true},
 		{"joined, one started", errors.Join(&tta.SandboxError{Op: "create"}, &tta.SandboxError{Op: "run", Started: true}), false},
 		{"a fallback whose second alternative started", &tta.FallbackError{Total: 2, Errs: []error{
@@ -419,4 +423,45 @@ func TestCodeExec_FallbackIfCodeNotStarted(t *testing.T) {
 			})
 		})
 	}
+}
+
+// portlessProvider creates sandboxes whose interpreter has no port.
+type portlessProvider struct{ *ttatest.FakeProvider }
+
+func (p portlessProvider) Create(ctx context.Context, req tta.CreateRequest) (tta.Sandbox, error) {
+	sb, err := p.FakeProvider.Create(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return portlessSandbox{sb}, nil
+}
+
+type portlessSandbox struct{ tta.Sandbox }
+
+func (portlessSandbox) InterpreterPort() int { return 0 }
+
+// TemplateNotReadyError names the port the sandbox reports, not E2B's
+// whatever the provider.
+func TestCodeExec_NotReadyNamesTheSandboxPort(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "heavy", NeverReady: true})
+		exec := fakeExec(t, fake, tta.WithTemplate(tta.Template{Name: "heavy"}), tta.WithInitWindow(10*time.Second))
+		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
+		var nr *tta.TemplateNotReadyError
+		require.ErrorAs(t, err, &nr)
+		assert.Equal(t, tta.InterpreterPort, nr.Port)
+	})
+	synctest.Test(t, func(t *testing.T) {
+		fake := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "heavy", NeverReady: true})
+		exec, err := tta.NewCodeExecution(tta.WithProvider(portlessProvider{fake}),
+			tta.WithTemplate(tta.Template{Name: "heavy"}), tta.WithInitWindow(10*time.Second))
+		require.NoError(t, err)
+		_, err = exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
+		var nr *tta.TemplateNotReadyError
+		require.ErrorAs(t, err, &nr)
+		assert.Zero(t, nr.Port)
+		assert.Contains(t, err.Error(), "tta: template heavy not ready: code interpreter not answering after 9s and 6 probes (init window 10s)")
+		require.NoError(t, exec.Close())
+		fake.AssertNoLeaks(t)
+	})
 }

@@ -156,7 +156,8 @@ func WithMetadata(md map[string]string) Option {
 // the custom template, so code with side effects never runs in both; plain
 // Fallback would move on after any error, a run cut off midway included.
 //
-// A failed install (pip exits non-zero) is an *InstallError, not retried.
+// A failed install is an *InstallError; one where pip itself failed is not
+// retried.
 // WithPackages with no packages changes nothing. WithPackages panics if a
 // package is empty, starts with '-' (pip would read an option), or contains
 // whitespace, quotes or shell metacharacters other than the version operators

@@ -23,11 +23,7 @@ func (p *CodeExecutionPrimitive) path(in CodeInput) ExecutionPath {
 func (p *CodeExecutionPrimitive) run(ctx context.Context, l *lease, in CodeInput, contextID string, start time.Time) (CodeOutput, error) {
 	out := CodeOutput{SandboxID: l.sb.ID(), Template: l.template, Path: p.path(in)}
 	fail := func(op string, started bool, err error) (CodeOutput, error) {
-		serr := &SandboxError{Op: op, SandboxID: l.sb.ID(), Template: l.template, Started: started, Err: err}
-		if started || (ctx.Err() == nil && !isTransient(err)) {
-			return out, Permanent(serr)
-		}
-		return out, serr
+		return out, failed(ctx, started, &SandboxError{Op: op, SandboxID: l.sb.ID(), Template: l.template, Started: started, Err: err})
 	}
 	defer p.keepAlive(ctx, l)()
 

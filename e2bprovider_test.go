@@ -116,7 +116,7 @@ func TestE2BProvider_SessionAndExpiry(t *testing.T) {
 		_, err = s.Execute(context.Background(), tta.CodeInput{Code: "n"})
 		require.ErrorIs(t, err, tta.ErrSandboxGone)
 		require.ErrorIs(t, err, e2b.ErrSandboxNotFound)
-		assert.False(t, transient(err))
+		assert.False(t, tta.IsTransient(err))
 		assert.Len(t, env.Server.Sandboxes(), 0)
 		require.NoError(t, s.Close(), "killing a gone sandbox is not an error")
 	})
@@ -165,7 +165,7 @@ func TestE2BProvider_CreateCleanup(t *testing.T) {
 		var se *tta.SandboxError
 		require.ErrorAs(t, err, &se)
 		assert.Equal(t, "create", se.Op)
-		assert.True(t, transient(err), "a dropped connection may be retried")
+		assert.True(t, tta.IsTransient(err), "a dropped connection may be retried")
 		assert.Equal(t, 1, env.Server.Calls(e2bserver.OpList), "looked for a sandbox the create may have made")
 
 		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "1"})
@@ -183,7 +183,7 @@ func TestE2BProvider_GatewayErrorCleansUp(t *testing.T) {
 		env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpCreate, Status: http.StatusGatewayTimeout, Times: 1})
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.Error(t, err)
-		assert.True(t, transient(err))
+		assert.True(t, tta.IsTransient(err))
 		assert.Equal(t, 1, env.Server.Calls(e2bserver.OpList), "looked for a sandbox the create may have made")
 	})
 }
@@ -205,7 +205,7 @@ func TestE2BProvider_UnknownTemplate(t *testing.T) {
 		exec, env := startE2BExec(t, &e2bserver.ScriptedRuntime{}, tta.WithTemplate(tta.Template{Name: "no-such-template"}))
 		_, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.ErrorIs(t, err, e2b.ErrNotFound)
-		assert.False(t, transient(err))
+		assert.False(t, tta.IsTransient(err))
 		assert.Equal(t, 1, env.Server.Calls(e2bserver.OpCreate))
 		assert.False(t, errors.Is(err, tta.ErrSandboxGone))
 	})

@@ -20,14 +20,10 @@ func (p *CodeExecutionPrimitive) install(ctx context.Context, l *lease, pkgs []s
 	}
 	res, err := l.sb.RunCommand(ctx, pipInstallCommand(need))
 	if err != nil {
-		serr := &SandboxError{Op: "install", SandboxID: l.sb.ID(), Template: l.template, Err: err}
-		if ctx.Err() == nil && !isTransient(err) {
-			return nil, Permanent(serr)
-		}
-		return nil, serr
+		return nil, failed(ctx, false, &InstallError{SandboxID: l.sb.ID(), Template: l.template, Packages: need, Err: err})
 	}
 	if res.ExitCode != 0 {
-		return nil, &InstallError{SandboxID: l.sb.ID(), Packages: need, ExitCode: res.ExitCode, Stderr: res.Stderr}
+		return nil, &InstallError{SandboxID: l.sb.ID(), Template: l.template, Packages: need, ExitCode: res.ExitCode, Stderr: res.Stderr}
 	}
 	if l.installed == nil {
 		l.installed = make(map[string]bool, len(need))

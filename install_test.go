@@ -2,6 +2,7 @@ package tta_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 
@@ -41,6 +42,35 @@ func TestInstall_Failure(t *testing.T) {
 		assert.Equal(t, "tta: pip install torchh in sandbox sbx-1 exited with 1: ERROR: No matching distribution found for torchh", err.Error())
 		assert.Len(t, p.Sandboxes(), 1, "not retried")
 		assert.Empty(t, p.Sandboxes()[0].Runs(), "the code did not run")
+	})
+}
+
+// A pip install whose command could not run is an *InstallError too, with
+// the cause: retried when transient, not when terminal.
+func TestInstall_CommandFailed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		p.Fail(ttatest.Fault{Op: ttatest.OpCommand, Call: 1, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
+		exec := fakeExec(t, p, tta.WithPackages("torch"))
+		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: `print("ok")`})
+		require.NoError(t, err)
+		assert.Equal(t, "ok\n", out.Stdout)
+		assert.Len(t, p.Sandboxes(), 2, "retried in a fresh sandbox")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		errDenied := errors.New("permission denied")
+		p.Fail(ttatest.Fault{Op: ttatest.OpCommand, Err: errDenied})
+		exec := fakeExec(t, p, tta.WithPackages("torch"))
+		_, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "1"})
+		var ie *tta.InstallError
+		require.ErrorAs(t, err, &ie)
+		require.ErrorIs(t, err, errDenied)
+		assert.Equal(t, []string{"torch"}, ie.Packages)
+		assert.Equal(t, "tta: pip install torch in sandbox sbx-1 (template code-interpreter-v1): permission denied", err.Error())
+		assert.False(t, tta.IsTransient(err))
+		assert.True(t, tta.CodeNotStarted(err))
+		assert.Len(t, p.Sandboxes(), 1, "not retried")
 	})
 }
 

@@ -118,7 +118,7 @@ func (p *CodeExecutionPrimitive) provisionPooled() (*lease, error) {
 		return p.provision(p.closing, d)
 	}
 	l, err := p.provision(p.closing, d+poolSlack(d))
-	if se, ok := errors.AsType[*SandboxError](err); !ok || se.Op != "create" || isTransient(err) || p.closing.Err() != nil {
+	if se, ok := errors.AsType[*SandboxError](err); !ok || se.Op != "create" || IsTransient(err) || p.closing.Err() != nil {
 		return l, err
 	}
 	l, plainErr := p.provision(p.closing, d)

@@ -322,7 +322,7 @@ func TestPool_GoneWhileIdleRetriedInFreshSandbox(t *testing.T) {
 		var se *tta.SandboxError
 		require.ErrorAs(t, err, &se)
 		assert.False(t, se.Started, "the sandbox was gone before the code started")
-		assert.True(t, transient(err), "a fresh sandbox may succeed")
+		assert.True(t, tta.IsTransient(err), "a fresh sandbox may succeed")
 		assert.Empty(t, p.Sandbox("sbx-1").Runs())
 
 		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "1"})
@@ -345,7 +345,7 @@ func TestPool_DoneContextTakesNothing(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled)
 		var se *tta.SandboxError
 		require.ErrorAs(t, err, &se)
-		assert.False(t, transient(err))
+		assert.False(t, tta.IsTransient(err))
 		synctest.Wait()
 		assert.False(t, p.Sandbox("sbx-1").Killed(), "still in the pool")
 		assert.Len(t, p.Sandboxes(), 1)
@@ -488,7 +488,7 @@ func TestCodeExec_GoneWithoutNotStartedIsNotRetried(t *testing.T) {
 		var se *tta.SandboxError
 		require.ErrorAs(t, err, &se)
 		assert.True(t, se.Started)
-		assert.False(t, transient(err))
+		assert.False(t, tta.IsTransient(err))
 		assert.Equal(t, 1, fake.Calls(ttatest.OpRun), "run once")
 	})
 }

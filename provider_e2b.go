@@ -43,7 +43,7 @@ func WithE2BClient(c *e2b.Client) Option {
 func providerFromEnv() (Provider, func(), error) {
 	c, err := e2b.NewClient()
 	if errors.Is(err, e2b.ErrNoAPIKey) {
-		return nil, nil, fmt.Errorf("%w: set E2B_API_KEY to run code on E2B, or pass WithProvider (ttatest.NewFakeProvider in tests): %w", ErrNoProvider, err)
+		return nil, nil, fmt.Errorf("%w: set E2B_API_KEY to run code on E2B (keys are at https://e2b.dev/dashboard?tab=keys), or give NewCodeExecution WithE2BClient or WithProvider (ttatest.NewFakeProvider in tests)", ErrNoProvider)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("tta: NewCodeExecution: configuring E2B from the environment: %w", err)
@@ -131,6 +131,9 @@ func newCreateToken() string {
 type e2bSandbox struct{ sb *e2b.Sandbox }
 
 func (s e2bSandbox) ID() string { return s.sb.ID() }
+
+// InterpreterPort returns the port of E2B's code interpreter.
+func (s e2bSandbox) InterpreterPort() int { return e2b.InterpreterPort }
 
 func (s e2bSandbox) Probe(ctx context.Context) error {
 	return e2bError(s.sb.InterpreterHealth(ctx))

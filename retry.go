@@ -25,15 +25,16 @@ import (
 //     returned unchanged, still marked permanent, so an enclosing Retry stops too;
 //     errors.Is and errors.As reach the error it wraps.
 //   - Otherwise, when RetryIf was given, its function alone decides.
-//   - Otherwise, when an error in the chain has a method Transient() bool, the
-//     outermost such error decides: false means not retried.
+//   - Otherwise, when an error in the chain is a TransientError (has a method
+//     Transient() bool), the outermost such error decides: false means not
+//     retried.
 //   - Everything else is retried.
 //
 // An error that is not retried is returned unchanged, not wrapped in a
-// *RetryError: no retry limit was reached. When an error in the chain has a
-// method RetryAfter() time.Duration returning more than zero (a server's
-// Retry-After, a circuit breaker's time until half-open), the outermost such
-// error sets the next delay instead of the backoff schedule.
+// *RetryError: no retry limit was reached. When the outermost RetryAfterError
+// in the chain (a method RetryAfter() time.Duration) asks for more than zero
+// (a server's Retry-After, a circuit breaker's time until half-open), that
+// delay replaces the backoff schedule's.
 //
 // Retry never sleeps past the context's deadline and never starts an attempt
 // once ctx is done, including the first one. It returns a *RetryError, which
@@ -404,8 +405,8 @@ func (r *retry[In, Out]) retry(ctx context.Context, in In, start time.Time, out 
 		if delay < 0 { // float overflow for intervals near the limits of time.Duration
 			delay = c.maxInterval
 		}
-		if ra, ok := errors.AsType[retryAfterer](err); ok && ra.RetryAfter() > 0 {
-			delay = ra.RetryAfter()
+		if d := RetryAfter(err); d > 0 {
+			delay = d
 		}
 		now := time.Now()
 		elapsed := now.Sub(start)
@@ -440,16 +441,6 @@ func (r *retry[In, Out]) done(ctx context.Context, attempts int, start time.Time
 		stop: stopDone, ctxErr: ctx.Err(), cause: context.Cause(ctx)}
 }
 
-type transientError interface {
-	error
-	Transient() bool
-}
-
-type retryAfterer interface {
-	error
-	RetryAfter() time.Duration
-}
-
 // retryable classifies err as documented on Retry.
 func (c *retryConfig) retryable(err error) bool {
 	if _, ok := errors.AsType[*permanentError](err); ok {
@@ -458,7 +449,7 @@ func (c *retryConfig) retryable(err error) bool {
 	if c.retryIf != nil {
 		return c.retryIf(err)
 	}
-	if t, ok := errors.AsType[transientError](err); ok {
+	if t, ok := errors.AsType[TransientError](err); ok {
 		return t.Transient()
 	}
 	return true

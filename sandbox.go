@@ -11,14 +11,15 @@ import (
 // default, see NewCodeExecution), the in-memory fake of package ttatest, or
 // one of your own.
 //
-// Error contract, for every method of Provider and Sandbox: an error whose
-// chain has a method Transient() bool returning true means the operation did
-// not happen and may succeed if tried again (the interpreter port is not open
+// Error contract, for every method of Provider and Sandbox: an error that is
+// a TransientError reporting true (IsTransient) means the operation did not
+// happen and may succeed if tried again (the interpreter port is not open
 // yet, the connection was refused, the service is rate limiting); false means
-// trying again is futile (unauthorized, template unknown). An error for a
-// sandbox that no longer exists must match ErrSandboxGone with errors.Is and
-// must not be transient. Implementations honour ctx and return an error
-// wrapping ctx's error when it ends first.
+// trying again is futile (unauthorized, template unknown). A RetryAfterError
+// sets how long Retry waits. An error for a sandbox that no longer exists
+// must match ErrSandboxGone with errors.Is and must not be transient.
+// Implementations honour ctx and return an error wrapping ctx's error when it
+// ends first.
 //
 // Implementations must be safe for concurrent use.
 type Provider interface {
@@ -48,6 +49,11 @@ type Sandbox interface {
 	// ID returns the sandbox's identifier.
 	ID() string
 
+	// InterpreterPort returns the network port the code interpreter listens
+	// on inside the sandbox (E2B's is InterpreterPort), or 0 when it has
+	// none; a *TemplateNotReadyError names it.
+	InterpreterPort() int
+
 	// Probe checks once, without waiting, whether the code interpreter
 	// answers. It returns nil when it does and a transient error while its
 	// port is not open or the connection is refused; the primitive waits those
@@ -61,10 +67,10 @@ type Sandbox interface {
 	// the interpreter); an error after the code may have started must not be,
 	// since running it again could repeat its side effects. A terminal error
 	// that proves the code did not start (the sandbox was gone before the
-	// request reached it) may say so with a method NotStarted() bool returning
-	// true anywhere in its chain; the primitive then lets a stateless call
-	// whose sandbox was gone try again in a fresh one. Without it, a terminal
-	// error counts as a run that may have started.
+	// request reached it) may say so with a NotStartedError reporting true;
+	// the primitive then lets a stateless call whose sandbox was gone try
+	// again in a fresh one. Without it, a terminal error counts as a run that
+	// may have started.
 	RunCode(ctx context.Context, req RunRequest) (Execution, error)
 
 	// CreateContext creates an interpreter context for language (its own

@@ -2,7 +2,6 @@ package tta_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -189,7 +188,7 @@ func TestSeed_CustomTemplateNeverReady(t *testing.T) {
 		var nr *tta.TemplateNotReadyError
 		require.ErrorAs(t, err, &nr)
 		assert.False(t, nr.Transient())
-		assert.True(t, transient(nr.Last), "the last probe said: port not open, try later")
+		assert.True(t, tta.IsTransient(nr.Last), "the last probe said: port not open, try later")
 		t.Log(err)
 		assert.Equal(t, tta.CustomInitWindow, nr.Window)
 		assert.Positive(t, nr.Probes)
@@ -268,7 +267,7 @@ func TestSeed_KillNotClose(t *testing.T) {
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, "run", se.Op)
 			assert.False(t, se.Started)
-			assert.True(t, transient(err), "retryable: the code did not start")
+			assert.True(t, tta.IsTransient(err), "retryable: the code did not start")
 		}},
 		{name: "infrastructure error retried", run: func(t *testing.T, exec *tta.CodeExecutionPrimitive, env seedEnv, rec *recorder) {
 			env.failRuns(1)
@@ -289,7 +288,7 @@ func TestSeed_KillNotClose(t *testing.T) {
 			_, err := exec.Execute(context.Background(), tta.CodeInput{Code: slowCode, Timeout: 2 * time.Second})
 			require.ErrorIs(t, err, tta.ErrCodeTimeout)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.False(t, transient(err), "never re-run: the code had started")
+			assert.False(t, tta.IsTransient(err), "never re-run: the code had started")
 			assert.Equal(t, 2*time.Second, time.Since(start))
 		}},
 		{name: "Timeout decorator", run: func(t *testing.T, exec *tta.CodeExecutionPrimitive, env seedEnv, rec *recorder) {
@@ -375,7 +374,7 @@ func TestSeed_KillNotClose(t *testing.T) {
 			rec.assertAllKilled(t, env) // Close waited for the kill
 			err := <-errc
 			require.ErrorIs(t, err, tta.ErrClosed)
-			assert.False(t, transient(err))
+			assert.False(t, tta.IsTransient(err))
 			_, err = exec.Execute(context.Background(), tta.CodeInput{Code: helloCode})
 			assert.ErrorIs(t, err, tta.ErrClosed)
 		})
@@ -449,11 +448,4 @@ func TestSeed_KillNotClose(t *testing.T) {
 			require.NoError(t, s.Close(), "idempotent")
 		})
 	})
-}
-
-// transient reports whether tta.Retry would consider err transient by its
-// Transient method.
-func transient(err error) bool {
-	var t interface{ Transient() bool }
-	return errors.As(err, &t) && t.Transient()
 }

@@ -116,11 +116,7 @@ func (s *Session) Execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 	if !ok {
 		cid, err = s.l.sb.CreateContext(ctx, lang)
 		if err != nil {
-			serr := &SandboxError{Op: "context", SandboxID: s.l.sb.ID(), Template: s.l.template, Err: err}
-			if ctx.Err() == nil && !isTransient(err) {
-				return out, s.explain(ctx, Permanent(serr))
-			}
-			return out, s.explain(ctx, serr)
+			return out, s.explain(ctx, failed(ctx, false, &SandboxError{Op: "context", SandboxID: s.l.sb.ID(), Template: s.l.template, Err: err}))
 		}
 		s.contexts[lang] = cid
 	}
@@ -154,11 +150,7 @@ func (s *Session) extend(ctx context.Context) error {
 		return nil
 	}
 	if err := s.l.sb.SetTimeout(ctx, d); err != nil {
-		serr := &SandboxError{Op: "extend", SandboxID: s.l.sb.ID(), Template: s.l.template, Err: err}
-		if ctx.Err() == nil && !isTransient(err) {
-			return Permanent(serr)
-		}
-		return serr
+		return failed(ctx, false, &SandboxError{Op: "extend", SandboxID: s.l.sb.ID(), Template: s.l.template, Err: err})
 	}
 	s.l.extended, s.l.lifetime = now, d
 	return nil

@@ -83,7 +83,7 @@ func TestSession_ExpiredIsGone(t *testing.T) {
 		for range 2 {
 			_, err = s.Execute(context.Background(), tta.CodeInput{Code: "print(x)"})
 			require.ErrorIs(t, err, tta.ErrSandboxGone)
-			assert.False(t, transient(err))
+			assert.False(t, tta.IsTransient(err))
 		}
 		assert.Len(t, p.Sandboxes(), 1, "never silently starts over")
 		assert.Len(t, p.Sandboxes()[0].Runs(), 1)
@@ -101,10 +101,10 @@ func TestSession_GoneDuringRun(t *testing.T) {
 		var se *tta.SandboxError
 		require.ErrorAs(t, err, &se)
 		assert.True(t, se.Started, "the code ran until the sandbox ended: an interrupted run")
-		assert.False(t, transient(err))
+		assert.False(t, tta.IsTransient(err))
 		_, err = s.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.ErrorIs(t, err, tta.ErrSandboxGone, "the next call finds the sandbox gone")
-		assert.False(t, transient(err))
+		assert.False(t, tta.IsTransient(err))
 		assert.Len(t, p.Sandboxes()[0].Runs(), 1)
 		assert.Len(t, p.Sandboxes(), 1, "never silently starts over")
 	})

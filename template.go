@@ -116,7 +116,7 @@ func newReadiness(window time.Duration) Primitive[*probeRun, struct{}] {
 		Multiplier(2),
 		Jitter(0),
 		FinalAttemptBeforeDeadline(probeFinalMargin),
-		RetryIf(isTransient),
+		RetryIf(IsTransient),
 	), window)
 }
 
@@ -134,16 +134,12 @@ func waitReady(ctx context.Context, ready Primitive[*probeRun, struct{}], sb San
 		return r.probes, &TemplateNotReadyError{
 			Template:  tpl.String(),
 			SandboxID: sb.ID(),
-			Port:      InterpreterPort,
+			Port:      sb.InterpreterPort(),
 			Window:    window,
 			Waited:    time.Since(start),
 			Probes:    r.probes,
 			Last:      r.last,
 		}
 	}
-	serr := &SandboxError{Op: "wait", SandboxID: sb.ID(), Template: tpl.String(), Err: err}
-	if ctx.Err() == nil && !isTransient(err) {
-		return r.probes, Permanent(serr)
-	}
-	return r.probes, serr
+	return r.probes, failed(ctx, false, &SandboxError{Op: "wait", SandboxID: sb.ID(), Template: tpl.String(), Err: err})
 }

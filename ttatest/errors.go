@@ -30,15 +30,23 @@ var (
 	ErrUnsupportedLanguage = errors.New("ttatest: unsupported language")
 )
 
-// Transient marks err as transient: the returned error has a method
-// Transient() bool returning true, so tta.Retry retries it, and unwraps to err.
-// Use it for faults that should be retried. Transient(nil) is nil.
+// Transient marks err as transient: the returned error is a
+// tta.TransientError reporting true, so tta.Retry retries it, and unwraps to
+// err. Use it for faults that should be retried. Transient(nil) is nil.
 func Transient(err error) error {
 	if err == nil {
 		return nil
 	}
 	return &transientError{err: err}
 }
+
+// The fake's errors classify themselves as tta's errors do.
+var (
+	_ tta.TransientError  = (*transientError)(nil)
+	_ tta.TransientError  = (*terminalError)(nil)
+	_ tta.TransientError  = (*goneError)(nil)
+	_ tta.NotStartedError = (*goneError)(nil)
+)
 
 type transientError struct{ err error }
 

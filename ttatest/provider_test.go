@@ -24,11 +24,6 @@ func create(t *testing.T, p *ttatest.FakeProvider, tpl tta.Template) *ttatest.Fa
 	return sb.(*ttatest.FakeSandbox)
 }
 
-func isTransient(err error) bool {
-	var t interface{ Transient() bool }
-	return errors.As(err, &t) && t.Transient()
-}
-
 func TestFake_TemplatesByIDOrName(t *testing.T) {
 	p := ttatest.NewFakeProvider(ttatest.FakeTemplate{ID: "3xmp0rmfztawhlpysu4v", Name: "tta-ml-minimal"})
 	for _, tpl := range []tta.Template{
@@ -41,7 +36,7 @@ func TestFake_TemplatesByIDOrName(t *testing.T) {
 	}
 	_, err := p.Create(ctx, tta.CreateRequest{Template: tta.Template{Name: "missing"}})
 	require.ErrorIs(t, err, ttatest.ErrTemplateNotFound)
-	assert.False(t, isTransient(err))
+	assert.False(t, tta.IsTransient(err))
 	assert.Len(t, p.Sandboxes(), 5)
 	p.AssertNoLeaks(t)
 }
@@ -68,7 +63,7 @@ func TestFake_Readiness(t *testing.T) {
 		for _, sb := range []*ttatest.FakeSandbox{slow, never} {
 			err := sb.Probe(ctx)
 			require.ErrorIs(t, err, ttatest.ErrPortNotOpen)
-			assert.True(t, isTransient(err))
+			assert.True(t, tta.IsTransient(err))
 			_, err = sb.RunCode(ctx, tta.RunRequest{Code: "1", Language: "python"})
 			assert.ErrorIs(t, err, ttatest.ErrPortNotOpen)
 			_, err = sb.CreateContext(ctx, "python")
@@ -137,7 +132,7 @@ func TestFake_Faults(t *testing.T) {
 	sb := create(t, p, tta.Template{})
 	_, err := sb.RunCode(ctx, tta.RunRequest{Code: "1", Language: "python"})
 	assert.ErrorIs(t, err, ttatest.ErrConnectionRefused)
-	assert.True(t, isTransient(err))
+	assert.True(t, tta.IsTransient(err))
 	_, err = sb.RunCode(ctx, tta.RunRequest{Code: "1", Language: "python"})
 	assert.NoError(t, err)
 	assert.Len(t, sb.Runs(), 1, "the failed run did not reach the interpreter")
@@ -163,7 +158,7 @@ func TestFake_ExpiryAndKill(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		err = sb.Probe(ctx)
 		require.ErrorIs(t, err, tta.ErrSandboxGone)
-		assert.False(t, isTransient(err))
+		assert.False(t, tta.IsTransient(err))
 		assert.Equal(t, []*ttatest.FakeSandbox{sb}, p.Leaked(), "expired without a kill")
 
 		require.NoError(t, sb.Kill(ctx), "killing a gone sandbox succeeds")
@@ -184,7 +179,7 @@ func TestFake_RunInterrupted(t *testing.T) {
 		defer cancel()
 		_, err := sb.RunCode(c, tta.RunRequest{Code: "train()", Language: "python"})
 		require.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.False(t, isTransient(err), "the code had started")
+		assert.False(t, tta.IsTransient(err), "the code had started")
 		require.NoError(t, sb.Kill(ctx))
 	})
 }

@@ -48,6 +48,10 @@ var _ tta.Sandbox = (*FakeSandbox)(nil)
 // ID returns the sandbox's ID: "sbx-1", "sbx-2", ... in creation order.
 func (s *FakeSandbox) ID() string { return s.id }
 
+// InterpreterPort returns tta.InterpreterPort, E2B's, which the fake's
+// interpreter errors name too.
+func (s *FakeSandbox) InterpreterPort() int { return tta.InterpreterPort }
+
 // Template returns the template the sandbox was created from.
 func (s *FakeSandbox) Template() FakeTemplate { return s.tpl }
 
