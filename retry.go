@@ -314,6 +314,14 @@ func (e *RetryError) Error() string {
 // Unwrap returns Last.
 func (e *RetryError) Unwrap() error { return e.Last }
 
+// EarlyTimeout returns the context deadline and true when Retry stopped
+// because its next delay would end at or after that deadline, and false
+// otherwise; see EarlyTimeoutError, which makes Timeout report such a stop
+// as its own timeout.
+func (e *RetryError) EarlyTimeout() (deadline time.Time, ok bool) {
+	return e.deadline, e.stop == stopDeadline
+}
+
 // Is reports whether target matches why Retry stopped: the context's error or
 // cause when the context was done, context.DeadlineExceeded when its deadline
 // left no room for another attempt.

@@ -25,9 +25,10 @@ import (
 //     deadline), p's error unchanged: it does not match ErrTimeout, so the
 //     caller can tell its own cancellation from this timeout.
 //   - When p fails before any deadline, p's error unchanged. There is one
-//     exception: a Retry inside p that gave up early because its next delay
+//     exception: a retry inside p that gave up early because its next delay
 //     would pass this Timeout's deadline (and not an earlier one of the caller)
-//     has timed out all the same, and its *RetryError comes wrapped in the
+//     has timed out all the same. Its error, an EarlyTimeoutError reporting
+//     that deadline (Retry's *RetryError is one), comes wrapped in the
 //     ErrTimeout error described above.
 //
 // Out is always what p returned. Inside p, context.Cause(ctx) reports the same
@@ -81,12 +82,27 @@ func (t *timeout[In, Out]) explain(ctx, tctx context.Context, deadline time.Time
 	case cause != nil: // the caller's context ended first
 		return err
 	}
-	if re, ok := errors.AsType[*RetryError](err); ok && re.stop == stopDeadline && re.deadline.Equal(deadline) {
-		if own, ok := ctx.Deadline(); !ok || own.After(deadline) {
-			return &timeoutError{d: t.d, err: err}
+	if et, ok := errors.AsType[EarlyTimeoutError](err); ok {
+		if dl, early := et.EarlyTimeout(); early && dl.Equal(deadline) {
+			if own, ok := ctx.Deadline(); !ok || own.After(deadline) {
+				return &timeoutError{d: t.d, err: err}
+			}
 		}
 	}
 	return err
+}
+
+// EarlyTimeoutError is an error of work that gave up before a context
+// deadline passed because what it would do next could not end before it: a
+// retry whose next delay would end at or after the deadline. The deadline
+// stopped the work as surely as if it had passed, so Timeout reports such an
+// error, when the deadline is its own, as its timeout. Retry's *RetryError is
+// one; a retry of your own gets the same treatment by implementing it.
+type EarlyTimeoutError interface {
+	error
+	// EarlyTimeout returns the deadline that left no room and true, or false
+	// when the error did not give up for a deadline.
+	EarlyTimeout() (deadline time.Time, ok bool)
 }
 
 // timeoutError is the error of a Timeout whose deadline passed. It matches

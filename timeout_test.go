@@ -242,6 +242,30 @@ func TestTimeoutComposition(t *testing.T) {
 			assert.NotErrorIs(t, err, ErrTimeout, "the caller's deadline, not the Timeout's, left no room")
 		})
 	})
+	t.Run("Timeout around a retry of your own that gives up early", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var own Primitive[int, int] = Func[int, int](func(ctx context.Context, in int) (int, error) {
+				dl, _ := ctx.Deadline()
+				return 0, &gaveUpEarly{deadline: dl}
+			})
+			_, err := Timeout(own, time.Second).Execute(context.Background(), 1)
+			assert.ErrorIs(t, err, ErrTimeout, "the Timeout's own deadline left no room")
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			var g *gaveUpEarly
+			require.ErrorAs(t, err, &g)
+			assert.EqualError(t, err, "tta: timeout after 1s: gave up early")
+
+			other := Func[int, int](func(ctx context.Context, in int) (int, error) {
+				return 0, &gaveUpEarly{deadline: time.Now().Add(time.Hour)}
+			})
+			_, err = Timeout(other, time.Second).Execute(context.Background(), 1)
+			assert.NotErrorIs(t, err, ErrTimeout, "another deadline than the Timeout's")
+			_, err = Timeout(Func[int, int](func(ctx context.Context, in int) (int, error) {
+				return 0, &gaveUpEarly{}
+			}), time.Second).Execute(context.Background(), 1)
+			assert.NotErrorIs(t, err, ErrTimeout, "not given up for a deadline")
+		})
+	})
 	t.Run("Timeout(Retry) expiring during an attempt", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			start := time.Now()
@@ -355,4 +379,14 @@ func BenchmarkContextWithTimeout(b *testing.B) {
 		_, _ = p.Execute(c, 1)
 		cancel()
 	}
+}
+
+// gaveUpEarly is the error of a retry of one's own that stopped because its
+// next delay would pass deadline; a zero deadline means it stopped for
+// another reason.
+type gaveUpEarly struct{ deadline time.Time }
+
+func (e *gaveUpEarly) Error() string { return "gave up early" }
+func (e *gaveUpEarly) EarlyTimeout() (time.Time, bool) {
+	return e.deadline, !e.deadline.IsZero()
 }
