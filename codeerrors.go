@@ -8,24 +8,8 @@ import (
 	"time"
 )
 
-// The errors of CodeExecutionPrimitive and Session tell one story. When the
-// code ran and raised, that is a result, CodeOutput.Error, an *ExecutionError
-// (also returned as a Go error with WithCodeErrorsAsErrors). When the code
-// could not be run, Execute returns one of:
-//
-//   - *TemplateNotReadyError: the sandbox's interpreter did not answer within
-//     the init window;
-//   - *InstallError: packages could not be installed (pip failed, or its
-//     command could not run);
-//   - *SandboxError: any other sandbox operation failed (its Op says which,
-//     Started whether the code may have started);
-//   - an error matching ErrClosed, or bad input (a permanent error saying
-//     what was wrong).
-//
-// Each reports through IsTransient whether Retry may try again, which never
-// happens once the code may have started, and CodeNotStarted tells whether
-// the code certainly did not start, the condition of FallbackIf for
-// alternatives that run the same code.
+// The error types of code execution; the package documentation tells how
+// they fit together.
 
 // TemplateNotReadyError is returned, wrapped in nothing, when a sandbox's code
 // interpreter did not answer within the template's init window. It names the

@@ -310,18 +310,16 @@ func (p *CodeExecutionPrimitive) provision(ctx context.Context, timeout time.Dur
 
 // metadata returns the labels of a new sandbox.
 func (p *CodeExecutionPrimitive) metadata(ctx context.Context) map[string]string {
-	md := maps.Clone(p.cfg.metadata)
-	if md == nil {
-		md = make(map[string]string, 3)
-	}
+	w, _ := WorkflowFrom(ctx)
+	md := make(map[string]string, len(p.cfg.metadata)+len(w.Metadata)+3)
+	maps.Copy(md, p.cfg.metadata)
+	maps.Copy(md, w.Metadata)
 	md["tta.template"] = p.cfg.template.Ref()
-	if w, ok := WorkflowFrom(ctx); ok {
-		if w.ID != "" {
-			md["tta.workflow"] = w.ID
-		}
-		if w.RunID != "" {
-			md["tta.run"] = w.RunID
-		}
+	if w.ID != "" {
+		md["tta.workflow"] = w.ID
+	}
+	if w.RunID != "" {
+		md["tta.run"] = w.RunID
 	}
 	return md
 }

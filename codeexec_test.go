@@ -465,3 +465,21 @@ func TestCodeExec_NotReadyNamesTheSandboxPort(t *testing.T) {
 		fake.AssertNoLeaks(t)
 	})
 }
+
+// A Workflow's Metadata labels the sandboxes made for it, over WithMetadata's
+// and under the primitive's own labels.
+func TestCodeExec_WorkflowMetadataLabelsSandboxes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		exec := fakeExec(t, p, tta.WithMetadata(map[string]string{"team": "ml", "cost-center": "42"}))
+		ctx := tta.WithWorkflow(context.Background(), tta.Workflow{
+			ID:       "nightly",
+			Metadata: map[string]string{"team": "eval", "tta.template": "not this"},
+		})
+		_, err := exec.Execute(ctx, tta.CodeInput{Code: "1"})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{
+			"team": "eval", "cost-center": "42", "tta.template": tta.DefaultTemplateName, "tta.workflow": "nightly",
+		}, p.Sandboxes()[0].Metadata())
+	})
+}

@@ -130,9 +130,10 @@ func WithKillTimeout(d time.Duration) Option {
 	return func(c *codeConfig) { c.killTimeout = d }
 }
 
-// WithMetadata labels every sandbox with md (copied), in addition to the labels
-// the primitive sets: "tta.template", and "tta.workflow" and "tta.run" when
-// the context carries a Workflow.
+// WithMetadata labels every sandbox with md (copied). A call whose context
+// carries a Workflow adds its Metadata, which wins over md on the same key;
+// the labels the primitive sets win over both: "tta.template", and
+// "tta.workflow" and "tta.run" when the Workflow has an ID and a RunID.
 func WithMetadata(md map[string]string) Option {
 	md = maps.Clone(md)
 	return func(c *codeConfig) { c.metadata = md }

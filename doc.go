@@ -1,4 +1,5 @@
-// Package tta provides composable workflow primitives for AI-agent workflows.
+// Package tta provides composable workflow primitives for AI-agent workflows,
+// and a primitive that runs code in E2B sandboxes.
 //
 // Everything is a [Primitive]: a typed step with Execute(ctx, In) (Out, error).
 // Compositions build bigger steps from smaller ones:
@@ -22,17 +23,64 @@
 //	    alternative)
 //
 // Retry(Timeout(p, d)) bounds each attempt by d; Timeout(Retry(p), d) bounds all
-// attempts together, backoff sleeps included. The library waits for a slow E2B
+// attempts together, backoff sleeps included. The library waits for a slow
 // sandbox to become ready with exactly the latter.
+//
+// # Running code
+//
+// [CodeExecutionPrimitive] is a Primitive[CodeInput, CodeOutput] that runs
+// code in a sandbox, on E2B by default ([NewCodeExecution]), on the in-memory
+// fake of package ttatest in tests, or on any [Provider]. Each Execute gets a
+// fresh sandbox, waits for its code interpreter within the template's init
+// window, runs the code and kills the sandbox on every path; the code's own
+// error is a result (CodeOutput.Error), not a Go error. A [Session]
+// (CodeExecutionPrimitive.NewSession) is the stateful alternative: one sandbox
+// and interpreter state across calls, like a notebook. Both compose with
+// everything above:
+//
+//	exec, err := tta.NewCodeExecution(tta.WithTemplate(tta.Template{Name: "tta-ml-minimal"}))
+//	defer exec.Close() // kills every sandbox it still holds
+//	flow := tta.Timeout(tta.Retry[tta.CodeInput, tta.CodeOutput](exec, tta.MaxAttempts(4)), 3*time.Minute)
+//
+// # Errors
 //
 // Errors have identity: sentinels such as [ErrTimeout] and [ErrCircuitOpen] and
 // typed errors such as [*RetryError] work with errors.Is and errors.As. A timeout
-// raised by [Timeout] is distinguishable from the caller's own cancellation.
+// raised by [Timeout] is distinguishable from the caller's own cancellation. An
+// error says whether trying again can help through [TransientError] and
+// [RetryAfterError] ([IsTransient], [RetryAfter]), which Retry reads; the
+// errors of package e2b implement them too.
 //
-// Constructors validate their arguments and panic with a message that names the
-// constructor and the bad value (a nil primitive, a negative duration, a zero
-// limit): such mistakes are programming errors that surface at start-up, never at
-// run time in the hot path. Execute never panics on its input.
+// Code execution tells one story. The code's own error is a result, an
+// [*ExecutionError] in CodeOutput.Error. When the code could not be run,
+// Execute returns a [*TemplateNotReadyError] (the interpreter did not answer
+// within the init window), an [*InstallError] (packages could not be
+// installed) or a [*SandboxError] (any other sandbox operation; Started says
+// whether the code may have started). IsTransient tells, for each, whether Retry
+// may try again, which it never may once the code may have started, and
+// [CodeNotStarted] tells whether the code certainly did not start.
+//
+// # Options and misuse
+//
+// Options follow one rule per kind of constructor. A decorator's options are
+// named for what they set and typed for their decorator, so that they read as
+// part of the call: Retry(p, MaxAttempts(4), Jitter(0)) takes RetryOption
+// values, CircuitBreaker takes BreakerOption, Cache CacheOption and Bulkhead
+// BulkheadOption. NewCodeExecution, which configures a long-lived resource
+// rather than wraps a step, takes Option values named With...: WithTemplate,
+// WithWarmPool, WithPackages. In both cases options apply in order and the
+// last one setting a thing wins.
+//
+// Constructors and options validate their arguments and panic with a message
+// that names the constructor or option, the bad value and what to do (a nil
+// primitive, a negative duration, a zero limit): such mistakes are programming
+// errors that surface at start-up, never at run time in the hot path. Run-time
+// data is never a reason to panic: bad input to Execute (a negative
+// CodeInput.Timeout, an invalid package name) is an error. A panic of your
+// own code goes on, though: Parallel and Saga turn a branch's or a
+// compensation's panic into a [*PanicError], and an output callback of
+// CodeInput that panics has its sandbox killed before the panic goes on in
+// the caller's goroutine.
 //
 // Every Primitive in this package is immutable after construction and safe for
 // concurrent use.

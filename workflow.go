@@ -7,8 +7,9 @@ import (
 
 // Workflow identifies the workflow run a call belongs to. It travels in a
 // context.Context (WithWorkflow, WorkflowFrom), so every primitive in a
-// composition can read it: for logs, metrics, sandbox metadata or idempotency
-// keys. The zero Workflow is valid and carries nothing.
+// composition can read it: for logs, metrics or idempotency keys. A
+// CodeExecutionPrimitive labels the sandboxes it creates for the call with
+// it (see WithMetadata). The zero Workflow is valid and carries nothing.
 //
 // A Workflow is a plain value; WithWorkflow and WorkflowFrom copy Metadata, so
 // a Workflow read from a context can be used and changed by one goroutine
@@ -18,7 +19,8 @@ type Workflow struct {
 	ID string
 	// RunID names this run of the workflow.
 	RunID string
-	// Metadata holds free-form labels. It may be nil.
+	// Metadata holds free-form labels, which also label the sandboxes made
+	// for the workflow. It may be nil.
 	Metadata map[string]string
 }
 
