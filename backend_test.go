@@ -60,14 +60,14 @@ func (e fakeEnv) close()                                 {}
 
 func (e fakeEnv) failRuns(n int) {
 	for i := range n {
-		e.p.Fail(ttatest.Fault{Op: ttatest.OpRun, Call: e.p.Calls(ttatest.OpRun) + i + 1,
+		e.p.Fail(ttatest.Fault{Op: ttatest.OpRun, Nth: e.p.Calls(ttatest.OpRun) + i + 1,
 			Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
 	}
 }
 
 func (e fakeEnv) failKills(n int) {
 	for i := range n {
-		e.p.Fail(ttatest.Fault{Op: ttatest.OpKill, Call: e.p.Calls(ttatest.OpKill) + i + 1,
+		e.p.Fail(ttatest.Fault{Op: ttatest.OpKill, Nth: e.p.Calls(ttatest.OpKill) + i + 1,
 			Err: ttatest.Transient(errors.New("503 service unavailable"))})
 	}
 }

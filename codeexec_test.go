@@ -196,7 +196,7 @@ func TestCodeExec_InvalidInput(t *testing.T) {
 func TestCodeExec_CreateErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		p.Fail(ttatest.Fault{Op: ttatest.OpCreate, Call: 1, Err: ttatest.Transient(errors.New("429 rate limited"))})
+		p.Fail(ttatest.Fault{Op: ttatest.OpCreate, Nth: 1, Err: ttatest.Transient(errors.New("429 rate limited"))})
 		exec := fakeExec(t, p)
 		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: `print("hi")`})
 		require.NoError(t, err)
@@ -239,7 +239,7 @@ func TestCodeExec_NeverRerunsStartedCode(t *testing.T) {
 func TestCodeExec_TerminalProbeStopsWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "slow", NeverReady: true})
-		p.Fail(ttatest.Fault{Op: ttatest.OpProbe, Call: 3, Err: fmt.Errorf("probe: %w", tta.ErrSandboxGone)})
+		p.Fail(ttatest.Fault{Op: ttatest.OpProbe, Nth: 3, Err: fmt.Errorf("probe: %w", tta.ErrSandboxGone)})
 		exec := fakeExec(t, p, tta.WithTemplate(tta.Template{Name: "slow"}))
 		start := time.Now()
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
@@ -268,7 +268,7 @@ func TestCodeExec_CallerDeadlineDuringWait(t *testing.T) {
 func TestCodeExec_KillRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		p.Fail(ttatest.Fault{Op: ttatest.OpKill, Call: 1, Err: ttatest.Transient(errors.New("503"))})
+		p.Fail(ttatest.Fault{Op: ttatest.OpKill, Nth: 1, Err: ttatest.Transient(errors.New("503"))})
 		exec := fakeExec(t, p)
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.NoError(t, err)

@@ -50,7 +50,7 @@ func TestInstall_Failure(t *testing.T) {
 func TestInstall_CommandFailed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		p.Fail(ttatest.Fault{Op: ttatest.OpCommand, Call: 1, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
+		p.Fail(ttatest.Fault{Op: ttatest.OpCommand, Nth: 1, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
 		exec := fakeExec(t, p, tta.WithPackages("torch"))
 		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: `print("ok")`})
 		require.NoError(t, err)

@@ -67,7 +67,7 @@ func TestKeepAlive_LongRun(t *testing.T) {
 func TestKeepAlive_ExtendsAtOnceWhenLittleIsLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: tta.DefaultTemplateName, InstallDelay: 6 * time.Minute})
-		p.Fail(ttatest.Fault{Op: ttatest.OpSetTimeout, Call: 1, Err: ttatest.Transient(assert.AnError)})
+		p.Fail(ttatest.Fault{Op: ttatest.OpSetTimeout, Nth: 1, Err: ttatest.Transient(assert.AnError)})
 		p.Script("train()", ttatest.Output{Delay: 9 * time.Minute})
 		exec := fakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute), tta.WithPackages("torch"))
 
@@ -98,7 +98,7 @@ func TestKeepAlive_FailedExtensionTriedAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Script("train()", ttatest.Output{Delay: 9 * time.Minute})
-		p.Fail(ttatest.Fault{Op: ttatest.OpSetTimeout, Call: 1, Err: ttatest.Transient(assert.AnError)})
+		p.Fail(ttatest.Fault{Op: ttatest.OpSetTimeout, Nth: 1, Err: ttatest.Transient(assert.AnError)})
 		exec := fakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute))
 
 		start := time.Now()

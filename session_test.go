@@ -118,7 +118,7 @@ func TestSession_TransientErrorKeepsSession(t *testing.T) {
 		_, err := s.Execute(context.Background(), tta.CodeInput{Code: "x = 1"})
 		require.NoError(t, err)
 
-		p.Fail(ttatest.Fault{Op: ttatest.OpRun, Call: 2, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
+		p.Fail(ttatest.Fault{Op: ttatest.OpRun, Nth: 2, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
 		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](s).Execute(context.Background(), tta.CodeInput{Code: "print(x)"})
 		require.NoError(t, err)
 		assert.Equal(t, 2, out.ExecutionCount, "same interpreter context after the retry")

@@ -84,7 +84,7 @@ func ExampleFakeTemplate_neverReady() {
 // before the code starts, and Retry runs it again in a fresh sandbox.
 func ExampleFault() {
 	p := ttatest.NewFakeProvider()
-	p.Fail(ttatest.Fault{Op: ttatest.OpRun, Call: 1, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
+	p.Fail(ttatest.Fault{Op: ttatest.OpRun, Nth: 1, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
 	exec, err := tta.NewCodeExecution(tta.WithProvider(p))
 	if err != nil {
 		panic(err)

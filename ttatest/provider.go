@@ -31,7 +31,8 @@ type FakeTemplate struct {
 	// opens; until then Probe, RunCode and CreateContext fail with a transient
 	// error matching ErrPortNotOpen.
 	ReadyAfter time.Duration
-	// NeverReady keeps the port closed forever: the report's custom template.
+	// NeverReady keeps the port closed forever: the failure of a heavy custom
+	// template.
 	NeverReady bool
 	// Packages are installed in the template already.
 	Packages []string
@@ -100,27 +101,31 @@ type Run struct {
 	ExecutionCount int
 }
 
-// Op names an operation of the fake, for faults and call counts.
+// Op names an operation of the fake, for faults and call counts. The names
+// are those of package e2bserver's fault injection, for the operations the
+// fake has.
 type Op string
 
 // Operations.
 const (
 	// OpCreate is FakeProvider's Create.
 	OpCreate Op = "create"
-	// OpProbe is a sandbox's Probe of the interpreter's port.
-	OpProbe Op = "probe"
-	// OpRun is a sandbox's RunCode.
-	OpRun Op = "run"
-	// OpContext is a sandbox's CreateContext.
-	OpContext Op = "context"
-	// OpCommand is a sandbox's RunCommand, including package installs.
-	OpCommand Op = "command"
-	// OpWriteFile is a sandbox's WriteFile.
-	OpWriteFile Op = "write-file"
-	// OpSetTimeout is a sandbox's SetTimeout.
-	OpSetTimeout Op = "set-timeout"
 	// OpKill is a sandbox's Kill.
 	OpKill Op = "kill"
+	// OpSetTimeout is a sandbox's SetTimeout.
+	OpSetTimeout Op = "set-timeout"
+	// OpProbe is a sandbox's Probe of the interpreter's readiness.
+	OpProbe Op = "probe"
+	// OpRun is a sandbox's RunCode: code execution.
+	OpRun Op = "run"
+	// OpContext is a sandbox's CreateContext, which makes an interpreter
+	// context.
+	OpContext Op = "context"
+	// OpFiles is a sandbox's WriteFile.
+	OpFiles Op = "files"
+	// OpCommand is a sandbox's RunCommand, package installs included: the
+	// fake installs packages with pip commands, as E2B's sandboxes do.
+	OpCommand Op = "command"
 )
 
 // Fault makes calls of an operation fail. It is a plain value.
@@ -130,9 +135,9 @@ type Fault struct {
 	// Template, when set, limits the fault to calls about sandboxes of that
 	// template (ID or name); for OpCreate, the template requested.
 	Template string
-	// Call is which matching call fails, 1-based: Call 2 fails the second
+	// Nth is which matching call fails, 1-based: Nth 2 fails the second
 	// matching call only. 0 fails every matching call.
-	Call int
+	Nth int
 	// Err is the error returned. Wrap it with Transient for an error that
 	// tta.Retry retries.
 	Err error
@@ -306,7 +311,7 @@ func (p *FakeProvider) faultLocked(op Op, tpl *FakeTemplate, ref string) error {
 			}
 		}
 		f.seen++
-		if f.Call == 0 || f.Call == f.seen {
+		if f.Nth == 0 || f.Nth == f.seen {
 			return f.Err
 		}
 	}

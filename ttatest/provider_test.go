@@ -111,8 +111,8 @@ func TestFake_ScriptsAndHandler(t *testing.T) {
 func TestFake_Faults(t *testing.T) {
 	p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "ml"})
 	errBoom := errors.New("boom")
-	p.Fail(ttatest.Fault{Op: ttatest.OpCreate, Template: "ml", Call: 2, Err: errBoom})
-	p.Fail(ttatest.Fault{Op: ttatest.OpRun, Call: 1, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
+	p.Fail(ttatest.Fault{Op: ttatest.OpCreate, Template: "ml", Nth: 2, Err: errBoom})
+	p.Fail(ttatest.Fault{Op: ttatest.OpRun, Nth: 1, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
 
 	for i, want := range []error{nil, nil, errBoom, nil} {
 		tpl := tta.Template{Name: "ml"}

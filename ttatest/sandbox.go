@@ -324,7 +324,7 @@ func pipPackages(cmd string) ([]string, bool) {
 func (s *FakeSandbox) WriteFile(ctx context.Context, path string, data []byte) error {
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
-	if err := s.p.faultLocked(OpWriteFile, &s.tpl, ""); err != nil {
+	if err := s.p.faultLocked(OpFiles, &s.tpl, ""); err != nil {
 		return err
 	}
 	if err := s.goneLocked(time.Now()); err != nil {
