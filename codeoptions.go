@@ -4,13 +4,16 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/tta-dev/tta/e2b"
 )
 
 // Defaults of NewCodeExecution.
 const (
-	// DefaultSandboxTimeout is a sandbox's lifetime: the provider ends it then
-	// even if a kill was lost. A Session extends it while in use.
-	DefaultSandboxTimeout = 5 * time.Minute
+	// DefaultSandboxTimeout is a sandbox's lifetime, 5 minutes, E2B's own
+	// default (e2b.DefaultSandboxTimeout): the provider ends it then even if
+	// a kill was lost. A call extends it while it uses the sandbox.
+	DefaultSandboxTimeout = e2b.DefaultSandboxTimeout
 	// DefaultKillTimeout bounds the cleanup of one sandbox, retries included.
 	DefaultKillTimeout = 15 * time.Second
 )

@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/tta-dev/tta/e2b"
 )
 
 // Template defaults.
 const (
-	// DefaultTemplateName is the name of E2B's code-interpreter template, used
-	// when a Template names nothing.
-	DefaultTemplateName = "code-interpreter-v1"
-	// InterpreterPort is the port of the code interpreter inside a sandbox.
-	InterpreterPort = 49999
+	// DefaultTemplateName is the name of E2B's code-interpreter template,
+	// "code-interpreter-v1", used when a Template names nothing
+	// (e2b.DefaultTemplate).
+	DefaultTemplateName = e2b.DefaultTemplate
+	// InterpreterPort is the port of E2B's code interpreter inside a
+	// sandbox, 49999 (e2b.InterpreterPort). Other providers may use another
+	// (see Sandbox.InterpreterPort).
+	InterpreterPort = e2b.InterpreterPort
 	// DefaultInitWindow is how long the default template's interpreter is
 	// waited for after the sandbox is created.
 	DefaultInitWindow = 60 * time.Second

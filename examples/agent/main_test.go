@@ -3,25 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestAgent(t *testing.T) {
-	local := os.Getenv("E2B_API_KEY") == ""
-	if local {
-		if _, err := exec.LookPath("python3"); err != nil {
-			t.Skip("the local sandbox server runs Python with python3, which is not on PATH")
-		}
-	}
+	local := !testenv.OnE2B()
+	testenv.RequireLocalTools(t, "python3")
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out))
 	got := out.String()

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"testing"
@@ -13,17 +11,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestCustomTemplate(t *testing.T) {
-	if os.Getenv("E2B_API_KEY") != "" {
+	if testenv.OnE2B() {
 		t.Skip("on E2B the example needs a custom template of your account: go run ./examples/custom-template -template NAME")
 	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("the local sandbox server runs Python with python3, which is not on PATH")
-	}
+	testenv.RequireLocalTools(t, "python3")
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out, slowStart.Name, time.Second))
 	got := out.String()

@@ -3,21 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 func TestQuickstart(t *testing.T) {
-	if os.Getenv("E2B_API_KEY") == "" {
-		if _, err := exec.LookPath("python3"); err != nil {
-			t.Skip("the local sandbox server runs Python with python3, which is not on PATH")
-		}
-	}
+	testenv.RequireLocalTools(t, "python3")
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out))
 	got := out.String()

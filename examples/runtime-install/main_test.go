@@ -5,26 +5,22 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRuntimeInstallFallback(t *testing.T) {
-	if os.Getenv("E2B_API_KEY") != "" {
+	if testenv.OnE2B() {
 		t.Skip("on E2B, run the example itself: go run ./examples/runtime-install -template NAME -package PKG")
 	}
-	for _, tool := range []string{"python3", "pip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the local sandbox server installs packages with python3 and pip; %s is not on PATH", tool)
-		}
-	}
+	testenv.RequireLocalTools(t, "python3", "pip")
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out, "tta-ml-minimal", ""))
 	got := out.String()

@@ -1,0 +1,29 @@
+// Package testenv holds what the tests of the module's programs share about
+// where they run: on E2B when E2B_API_KEY is set, otherwise on the local
+// sandbox server, whose sandboxes need tools of the machine.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// OnE2B reports whether the tests run on E2B: E2B_API_KEY is set. Otherwise
+// they run on the local sandbox server.
+func OnE2B() bool { return os.Getenv("E2B_API_KEY") != "" }
+
+// RequireLocalTools skips t, when it runs on the local sandbox server, unless
+// every one of tools is on PATH: the local server runs Python with python3
+// and installs packages with pip. On E2B it does nothing.
+func RequireLocalTools(t testing.TB, tools ...string) {
+	t.Helper()
+	if OnE2B() {
+		return
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the local sandbox server needs %s, which is not on PATH; install it, or set E2B_API_KEY to run on E2B", tool)
+		}
+	}
+}
