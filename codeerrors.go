@@ -193,9 +193,9 @@ func (e *InstallError) Transient() bool { return e.Err != nil && (e.fresh || IsT
 // ExecutionError is the error raised by the user's code: the exception's name,
 // value and traceback, as the interpreter reported them. It is a result, set in
 // CodeOutput.Error, not a Go error returned by Execute, unless
-// WithCodeErrorsAsErrors was given; then Execute also returns it, and it
-// matches ErrCodeFailed and reports Transient() false, so Retry never runs
-// failing code again.
+// WithCodeErrorsAsErrors was given; then Execute also returns it, marked
+// Permanent, and it matches ErrCodeFailed and reports Transient() false, so
+// Retry never runs failing code again.
 //
 // An ExecutionError is a plain value, not modified by the library after it is
 // returned, and safe to read from multiple goroutines.

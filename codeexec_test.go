@@ -483,3 +483,20 @@ func TestCodeExec_WorkflowMetadataLabelsSandboxes(t *testing.T) {
 		}, p.Sandboxes()[0].Metadata())
 	})
 }
+
+// With WithCodeErrorsAsErrors, code that raised is never run again, not
+// even by a Retry whose RetryIf accepts every error.
+func TestCodeExec_CodeErrorNeverRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		p.Script("1/0", ttatest.Raise("ZeroDivisionError", "division by zero"))
+		exec := fakeExec(t, p, tta.WithCodeErrorsAsErrors())
+		always := tta.RetryIf(func(error) bool { return true })
+		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec, always, tta.MaxAttempts(5)).Execute(context.Background(), tta.CodeInput{Code: "1/0"})
+		var ee *tta.ExecutionError
+		require.ErrorAs(t, err, &ee)
+		assert.Same(t, out.Error, ee)
+		assert.ErrorIs(t, err, tta.ErrCodeFailed)
+		assert.Equal(t, 1, p.Calls(ttatest.OpRun))
+	})
+}

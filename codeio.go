@@ -64,7 +64,7 @@ const (
 	// PathTemplate: the template provided everything; nothing was installed.
 	PathTemplate ExecutionPath = "template"
 	// PathRuntimeInstall: packages were installed with pip at run time
-	// (WithPackages, CodeInput.Packages), the field report's "Option C".
+	// (WithPackages, CodeInput.Packages).
 	PathRuntimeInstall ExecutionPath = "runtime-install"
 )
 

@@ -100,7 +100,8 @@ func WithWarmPool(n int) Option {
 }
 
 // WithCodeErrorsAsErrors makes Execute return the code's own error as a Go
-// error (an *ExecutionError matching ErrCodeFailed, never retried) along with
+// error (marked Permanent, unwrapping to the *ExecutionError of the output
+// and matching ErrCodeFailed: never retried, whatever RetryIf says) along with
 // the output, for flows that branch on it (Fallback, Saga). By default a code
 // error is a result: CodeOutput.Error is set and Execute returns nil.
 func WithCodeErrorsAsErrors() Option {
@@ -142,9 +143,9 @@ func WithMetadata(md map[string]string) Option {
 	return func(c *codeConfig) { c.metadata = md }
 }
 
-// WithPackages installs pkgs with pip in every sandbox before any code runs:
-// the field report's "Option C", for when a custom template with the packages
-// baked in cannot start. Each element is a pip requirement ("torch",
+// WithPackages installs pkgs with pip in every sandbox before any code runs,
+// for when a custom template with the packages baked in cannot start (or
+// there is none). Each element is a pip requirement ("torch",
 // "numpy==2.1.0", "transformers>=4.40"). Installs happen while the sandbox is
 // prepared (ahead of demand with WithWarmPool); a Session installs each
 // package once, and CodeOutput.Path reports PathRuntimeInstall.

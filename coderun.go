@@ -78,7 +78,7 @@ func (p *CodeExecutionPrimitive) run(ctx context.Context, l *lease, in CodeInput
 	}
 	if exec.Error != nil {
 		if p.cfg.codeErrorsAsErrors {
-			return out, exec.Error
+			return out, Permanent(exec.Error) // not even RetryIf runs failing code again
 		}
 		return out, nil
 	}

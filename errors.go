@@ -41,7 +41,8 @@ var (
 
 	// ErrCodeFailed is returned by CodeExecutionPrimitive and Session, with
 	// WithCodeErrorsAsErrors, when the code ran and raised an error. The error
-	// is the *ExecutionError of the output; it is never retried.
+	// unwraps to the *ExecutionError of the output; it is marked Permanent,
+	// never retried.
 	ErrCodeFailed = errors.New("tta: code raised an error")
 
 	// ErrCodeTimeout is returned by CodeExecutionPrimitive and Session when the

@@ -30,10 +30,10 @@ func ExampleNewCodeExecution() {
 	// killed: true
 }
 
-// The field report's recommended path: try the custom template; when its
-// interpreter does not start within its init window, fall back to the
-// default template plus a runtime pip install. (The window is shortened here
-// so that the example runs at once.)
+// The recommended path for a template that may not start: try the custom
+// template; when its interpreter does not start within its init window, fall
+// back to the default template plus a runtime pip install. (The window is
+// shortened here so that the example runs at once.)
 func ExampleWithPackages_fallback() {
 	p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "tta-ml-minimal", NeverReady: true})
 	p.Script("import torch; print(torch.__version__)", ttatest.Output{Stdout: "2.5.1\n"})

@@ -139,12 +139,15 @@ type Result struct {
 	IsMain bool
 	// Text is the text/plain representation ("" if none).
 	Text string
-	// Data holds the other representations by MIME type: "text/html",
-	// "text/markdown", "image/svg+xml", "image/png", "image/jpeg" and
-	// "application/pdf" (base64, as the interpreter sends them),
-	// "text/latex", "application/json", "application/javascript", and any
-	// other type the interpreter sent (E2B's extra representations: a string
-	// as it is, anything else as JSON). It may be nil.
+	// Data holds the other representations by MIME type. Text ones as they
+	// are: "text/html", "text/markdown", "text/latex", "image/svg+xml",
+	// "application/javascript". Binary ones base64-encoded, as the
+	// interpreter sends them: "image/png", "image/jpeg", "application/pdf".
+	// JSON: "application/json", and E2B's own "application/vnd.e2b.data+json"
+	// (a DataFrame's data) and "application/vnd.e2b.chart+json" (a chart
+	// extracted from a plot). Any other type the interpreter sent is kept
+	// under its own key, a string as it is, anything else as JSON. It may be
+	// nil.
 	Data map[string]string
 }
 

@@ -13,10 +13,11 @@ import (
 	"github.com/tta-dev/tta/ttatest"
 )
 
-// The field report this library answers, as acceptance tests: each runs
-// against every backend (see backends), in fake time.
+// The ways E2B sandboxes fail in practice, and what the library promises
+// about each, as acceptance tests: each runs against every backend (see
+// backends), in fake time.
 
-// mlTemplate is the report's custom template: created fine, but its code
+// mlTemplate is a heavy custom template: created fine, but its code
 // interpreter starts late or never (set ReadyAfter or NeverReady).
 var mlTemplate = ttatest.FakeTemplate{ID: "3xmp0rmfztawhlpysu4v", Name: "tta-ml-minimal"}
 
@@ -52,7 +53,7 @@ func backoffDelays(n int) []time.Duration {
 	return ds
 }
 
-// The report: the default template works, in under a second end to end.
+// The default template works, in under a second end to end.
 func TestSeed_DefaultTemplate(t *testing.T) {
 	forEachBackend(t, nil, func(t *testing.T, env seedEnv, rec *recorder) {
 		env.script(helloCode, ttatest.Output{Stdout: "Hello from default template!\n"})
@@ -75,7 +76,7 @@ func TestSeed_DefaultTemplate(t *testing.T) {
 	})
 }
 
-// The report created the ML template both by ID (0.34 s) and by name (2.71 s).
+// A template is created by ID or by name (E2B resolves an ID faster).
 func TestSeed_TemplateByIDOrName(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -100,7 +101,7 @@ func TestSeed_TemplateByIDOrName(t *testing.T) {
 	}
 }
 
-// The report's custom template opens its interpreter port late: within the
+// A custom template that opens its interpreter port late: within the
 // 120 s window of a custom template the primitive waits it out, probing with
 // backoff; with a 60 s window it gives up with a clear, terminal error.
 func TestSeed_CustomTemplateSlowInterpreter(t *testing.T) {
@@ -168,7 +169,7 @@ func TestSeed_CustomTemplateSlowInterpreter(t *testing.T) {
 	})
 }
 
-// The report's custom template never opens its port: after the 120 s window
+// A custom template that never opens its port: after the 120 s window
 // a terminal ErrTemplateNotReady naming template, port, time and probes; the
 // sandbox is killed and Retry does not try again.
 func TestSeed_CustomTemplateNeverReady(t *testing.T) {
@@ -198,8 +199,8 @@ func TestSeed_CustomTemplateNeverReady(t *testing.T) {
 	})
 }
 
-// The report's recommended path ("Option C"): when the custom template cannot
-// start, fall back to the default template plus a runtime pip install.
+// The recommended path: when the custom template cannot start, fall back to
+// the default template plus a runtime pip install.
 func TestSeed_RuntimeInstallFallback(t *testing.T) {
 	never := mlTemplate
 	never.NeverReady = true
@@ -221,7 +222,7 @@ func TestSeed_RuntimeInstallFallback(t *testing.T) {
 	})
 }
 
-// The report's first fix: kill sandboxes, not close them, on every path.
+// Sandboxes are killed, not merely closed, on every path.
 func TestSeed_KillNotClose(t *testing.T) {
 	const slowCode = "import time; time.sleep(600)"
 	slowOutput := ttatest.Output{Stdout: "done\n", Delay: 10 * time.Minute}

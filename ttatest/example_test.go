@@ -56,8 +56,8 @@ func ExampleFakeProvider() {
 	// killed: true, leaked: 0
 }
 
-// A template whose interpreter never opens its port, like the field report's
-// custom ML template. (In tests, run this in fake time with testing/synctest
+// A template whose interpreter never opens its port, as a heavy custom ML
+// template may do. (In tests, run this in fake time with testing/synctest
 // and keep the real 120 s window; here the window is shortened.)
 func ExampleFakeTemplate_neverReady() {
 	p := ttatest.NewFakeProvider(ttatest.FakeTemplate{ID: "3xmp0rmfztawhlpysu4v", Name: "tta-ml-minimal", NeverReady: true})

@@ -1,5 +1,5 @@
 // Command custom-template runs code on a custom template whose code
-// interpreter starts late, the field report's failure: E2B creates the
+// interpreter starts late, as heavy ML templates do: E2B creates the
 // sandbox at once and then answers 502 "The sandbox is running but port is
 // not open" until the interpreter listens on port 49999.
 //

@@ -1,5 +1,5 @@
 // Command quickstart runs Python code in sandboxes with tta's
-// CodeExecutionPrimitive: the field report's greeting, then a computation
+// CodeExecutionPrimitive: a greeting, then a computation
 // whose last expression is the call's result. Each Execute runs in a fresh
 // sandbox, killed before Execute returns.
 //

@@ -1,7 +1,7 @@
-// Command runtime-install runs the field report's recommended path, "Option
-// C": try the custom template that has the packages baked in, and when it
-// cannot start, fall back to the default template plus a runtime pip install
-// of the packages, composed as
+// Command runtime-install runs the recommended path for a template that may
+// not start: try the custom template that has the packages baked in, and
+// when it cannot start, fall back to the default template plus a runtime pip
+// install of the packages, composed as
 //
 //	tta.FallbackIf(tta.CodeNotStarted, custom, defaultPlusInstall)
 //
