@@ -33,6 +33,14 @@ func startE2BExec(t *testing.T, rt *e2bserver.ScriptedRuntime, opts ...tta.Optio
 	return exec, env
 }
 
+// Package e2b does not import tta, yet its errors classify themselves
+// through tta's interfaces.
+var (
+	_ tta.TransientError  = (*e2b.APIError)(nil)
+	_ tta.RetryAfterError = (*e2b.APIError)(nil)
+	_ tta.TransientError  = (*e2b.TransportError)(nil)
+)
+
 func TestE2BProvider_FromEnvironment(t *testing.T) {
 	t.Setenv("E2B_API_KEY", "e2b_0123456789abcdef0123456789abcdef01234567")
 	exec, err := tta.NewCodeExecution()
