@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/tta-dev/tta"
-	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2btest"
+	"github.com/tta-dev/tta/e2b/wire"
 	"github.com/tta-dev/tta/ttatest"
 )
 
@@ -67,7 +67,7 @@ func (e *e2bEnv) failKills(n int) {
 func (e *e2bEnv) live() []string {
 	var ids []string
 	for _, sb := range e.env.Server.Sandboxes() {
-		if sb.State == e2b.StateRunning {
+		if sb.State == wire.StateRunning {
 			ids = append(ids, sb.SandboxID)
 		}
 	}

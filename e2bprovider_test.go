@@ -17,6 +17,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2btest"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // startE2BExec starts the E2B-compatible server in memory with rt and returns
@@ -76,7 +77,7 @@ func TestE2BProvider_RichResultsAndLanguage(t *testing.T) {
 			if err := cell.Stdout("plotting\n"); err != nil {
 				return err
 			}
-			return cell.Emit(e2b.ExecutionEvent{Type: e2b.EventResult, IsMainResult: true, Text: "<Figure>",
+			return cell.Emit(wire.ExecutionEvent{Type: wire.EventResult, IsMainResult: true, Text: "<Figure>",
 				HTML: "<img>", PNG: "iVBORw0KGgo=", JSON: map[string]any{"n": 1.0}, Chart: map[string]any{"type": "line"},
 				Extra: map[string]any{"text/x-note": "hi", "application/vnd.plotly.v1+json": map[string]any{"data": []any{1.0}}}})
 		}}
@@ -234,8 +235,8 @@ func TestE2BProvider_SandboxesAreSecured(t *testing.T) {
 
 		req, err := http.NewRequest(http.MethodGet, env.URL+"/files?path=/home/user/x", nil)
 		require.NoError(t, err)
-		req.Header.Set(e2b.HeaderSandboxID, sess.SandboxID())
-		req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
+		req.Header.Set(wire.HeaderSandboxID, sess.SandboxID())
+		req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
 		resp, err := env.HTTPClient.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()

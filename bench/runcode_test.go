@@ -14,6 +14,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2btest"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // BenchmarkRunCode measures one small execution over loopback: `1+1`, which
@@ -89,8 +90,8 @@ func (r *rawInterpreter) runCode(ctx context.Context, code string) (string, erro
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/x-ndjson")
 	req.Header.Set("User-Agent", "raw-http-bench")
-	req.Header.Set(e2b.HeaderSandboxID, r.sandboxID)
-	req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(e2b.InterpreterPort))
+	req.Header.Set(wire.HeaderSandboxID, r.sandboxID)
+	req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(e2b.InterpreterPort))
 	resp, err := r.hc.Do(req)
 	if err != nil {
 		return "", err

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // userAgent identifies the package to E2B.
@@ -127,7 +129,7 @@ func (c *Client) Create(ctx context.Context, opts CreateOptions) (*Sandbox, erro
 	if tmpl == "" {
 		tmpl = DefaultTemplate
 	}
-	body := NewSandboxRequest{
+	body := wire.NewSandboxRequest{
 		TemplateID:          tmpl,
 		Timeout:             secs,
 		AutoPause:           opts.AutoPause,
@@ -136,7 +138,7 @@ func (c *Client) Create(ctx context.Context, opts CreateOptions) (*Sandbox, erro
 		Metadata:            opts.Metadata,
 		EnvVars:             opts.EnvVars,
 	}
-	var created SandboxCreated
+	var created wire.SandboxCreated
 	if _, err := c.call(ctx, op, http.MethodPost, "/sandboxes", nil, body, &created, target{}); err != nil {
 		return nil, err
 	}
@@ -159,9 +161,9 @@ func (c *Client) Connect(ctx context.Context, id string, timeout time.Duration) 
 	if err != nil {
 		return nil, err
 	}
-	var created SandboxCreated
+	var created wire.SandboxCreated
 	path := "/sandboxes/" + url.PathEscape(id) + "/connect"
-	if _, err := c.call(ctx, op, http.MethodPost, path, nil, TimeoutRequest{Timeout: secs}, &created, target{sandboxID: id, sandboxScoped: true}); err != nil {
+	if _, err := c.call(ctx, op, http.MethodPost, path, nil, wire.TimeoutRequest{Timeout: secs}, &created, target{sandboxID: id, sandboxScoped: true}); err != nil {
 		return nil, err
 	}
 	if created.SandboxID == "" {
@@ -200,12 +202,23 @@ type SandboxInfo struct {
 	Domain string
 }
 
-func infoFromDetail(d SandboxDetail) SandboxInfo {
+// SandboxState is the state of a sandbox: StateRunning or StatePaused.
+type SandboxState string
+
+// Sandbox states.
+const (
+	// StateRunning is a sandbox that is up and reachable.
+	StateRunning SandboxState = "running"
+	// StatePaused is a paused sandbox; Connect resumes it.
+	StatePaused SandboxState = "paused"
+)
+
+func infoFromDetail(d wire.SandboxDetail) SandboxInfo {
 	info := SandboxInfo{
 		ID:                  d.SandboxID,
 		TemplateID:          d.TemplateID,
 		Alias:               d.Alias,
-		State:               d.State,
+		State:               SandboxState(d.State),
 		StartedAt:           d.StartedAt,
 		EndAt:               d.EndAt,
 		Metadata:            d.Metadata,
@@ -228,7 +241,7 @@ func (c *Client) Get(ctx context.Context, id string) (*SandboxInfo, error) {
 	if err := checkID(op, id); err != nil {
 		return nil, err
 	}
-	var d SandboxDetail
+	var d wire.SandboxDetail
 	if _, err := c.call(ctx, op, http.MethodGet, "/sandboxes/"+url.PathEscape(id), nil, nil, &d, target{sandboxID: id, sandboxScoped: true}); err != nil {
 		return nil, err
 	}
@@ -284,12 +297,12 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*ListPage, error) 
 	if opts.NextToken != "" {
 		q.Set("nextToken", opts.NextToken)
 	}
-	var listed []SandboxDetail
+	var listed []wire.SandboxDetail
 	header, err := c.call(ctx, op, http.MethodGet, "/v2/sandboxes", q, nil, &listed, target{})
 	if err != nil {
 		return nil, err
 	}
-	page := &ListPage{Sandboxes: make([]SandboxInfo, 0, len(listed)), NextToken: header.Get(HeaderNextToken)}
+	page := &ListPage{Sandboxes: make([]SandboxInfo, 0, len(listed)), NextToken: header.Get(wire.HeaderNextToken)}
 	for _, d := range listed {
 		page.Sandboxes = append(page.Sandboxes, infoFromDetail(d))
 	}
@@ -369,7 +382,7 @@ func (c *Client) SetTimeout(ctx context.Context, id string, d time.Duration) err
 		return err
 	}
 	path := "/sandboxes/" + url.PathEscape(id) + "/timeout"
-	_, err = c.call(ctx, op, http.MethodPost, path, nil, TimeoutRequest{Timeout: secs}, nil, target{sandboxID: id, sandboxScoped: true})
+	_, err = c.call(ctx, op, http.MethodPost, path, nil, wire.TimeoutRequest{Timeout: secs}, nil, target{sandboxID: id, sandboxScoped: true})
 	return err
 }
 
@@ -413,7 +426,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 	if len(query) > 0 {
 		req.URL.RawQuery = query.Encode()
 	}
-	req.Header.Set(HeaderAPIKey, c.cfg.apiKey)
+	req.Header.Set(wire.HeaderAPIKey, c.cfg.apiKey)
 	if c.cfg.accessToken != "" {
 		req.Header.Set("Authorization", "Bearer "+c.cfg.accessToken)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // createdAnswer is a create answer with a field the client does not know.
@@ -62,7 +64,7 @@ func TestCreateSendsTheSDKsRequest(t *testing.T) {
 			got := rec.only(t)
 			assert.Equal(t, http.MethodPost, got.Method)
 			assert.Equal(t, "/sandboxes", got.Path)
-			assert.Equal(t, testKey, got.Header.Get(HeaderAPIKey))
+			assert.Equal(t, testKey, got.Header.Get(wire.HeaderAPIKey))
 			assert.Empty(t, got.Header.Get("Authorization"), "no access token configured")
 			assert.Equal(t, "application/json", got.Header.Get("Content-Type"))
 			assert.JSONEq(t, tt.wantBody, string(got.Body))
@@ -77,7 +79,7 @@ func TestCreateSendsTheAccessTokenAsBearer(t *testing.T) {
 	require.NoError(t, err)
 	got := rec.only(t)
 	assert.Equal(t, "Bearer "+testAccessToken, got.Header.Get("Authorization"))
-	assert.Equal(t, testKey, got.Header.Get(HeaderAPIKey))
+	assert.Equal(t, testKey, got.Header.Get(wire.HeaderAPIKey))
 }
 
 func TestCreateRejectsBadInputBeforeSending(t *testing.T) {
@@ -112,7 +114,7 @@ func TestGetDecodesTheDetail(t *testing.T) {
 	got := rec.only(t)
 	assert.Equal(t, http.MethodGet, got.Method)
 	assert.Equal(t, "/sandboxes/sbx1", got.Path)
-	assert.Equal(t, testKey, got.Header.Get(HeaderAPIKey))
+	assert.Equal(t, testKey, got.Header.Get(wire.HeaderAPIKey))
 	assert.Empty(t, got.Body)
 
 	assert.Equal(t, "sbx1", info.ID)
@@ -161,7 +163,7 @@ func TestEmptySandboxIDIsRejectedBeforeSending(t *testing.T) {
 func TestListSendsFiltersAndReadsTheNextToken(t *testing.T) {
 	rec := &recorder{
 		status: http.StatusOK,
-		header: map[string]string{HeaderNextToken: "page-2"},
+		header: map[string]string{wire.HeaderNextToken: "page-2"},
 		body: `[{"templateID":"t","sandboxID":"a","clientID":"c","startedAt":"2025-01-02T03:04:05Z","endAt":"2025-01-02T03:09:05Z",` +
 			`"cpuCount":1,"memoryMB":256,"diskSizeMB":512,"state":"paused","envdVersion":"0.4.0","metadata":{"user":"a b"}},` +
 			`{"templateID":"t","sandboxID":"b","clientID":"c","startedAt":"2025-01-02T03:04:05Z","endAt":"2025-01-02T03:09:05Z",` +
@@ -246,7 +248,7 @@ func TestKill(t *testing.T) {
 			got := rec.only(t)
 			assert.Equal(t, http.MethodDelete, got.Method)
 			assert.Equal(t, "/sandboxes/sbx1", got.Path)
-			assert.Equal(t, testKey, got.Header.Get(HeaderAPIKey))
+			assert.Equal(t, testKey, got.Header.Get(wire.HeaderAPIKey))
 		})
 	}
 }

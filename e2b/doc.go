@@ -43,5 +43,6 @@
 // API keys and access tokens never appear in errors or in the printed forms
 // (String, %v, %+v, %#v) of Client and Sandbox.
 //
-// Package e2b/e2bserver serves the same protocol for tests and local use.
+// Package e2b/wire holds the protocol's JSON shapes and header names, and
+// package e2b/e2bserver serves the same protocol for tests and local use.
 package e2b

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // This file addresses a sandbox's ports. In the host form each port is its own
@@ -75,10 +77,10 @@ func (s *Sandbox) baseURL(port int) string {
 // Canonical forms of the headers setHeaders writes into the header map
 // directly.
 var (
-	keySandboxID    = http.CanonicalHeaderKey(HeaderSandboxID)
-	keySandboxPort  = http.CanonicalHeaderKey(HeaderSandboxPort)
-	keyAccessToken  = http.CanonicalHeaderKey(HeaderAccessToken)
-	keyTrafficToken = http.CanonicalHeaderKey(HeaderTrafficToken)
+	keySandboxID    = http.CanonicalHeaderKey(wire.HeaderSandboxID)
+	keySandboxPort  = http.CanonicalHeaderKey(wire.HeaderSandboxPort)
+	keyAccessToken  = http.CanonicalHeaderKey(wire.HeaderAccessToken)
+	keyTrafficToken = http.CanonicalHeaderKey(wire.HeaderTrafficToken)
 )
 
 // portString is strconv.Itoa(port) without an allocation for the two ports

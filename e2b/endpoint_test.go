@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // capturingTransport answers every request with 200 "[]" (or 204 for
@@ -60,19 +62,19 @@ func TestHostFormAddressing(t *testing.T) {
 	require.NoError(t, sbx.InterpreterHealth(ctx))
 	req := ct.last(t)
 	assert.Equal(t, "https://49999-sbx1.e2b.app/health", req.URL.String())
-	assert.Equal(t, "sbx1", req.Header.Get(HeaderSandboxID))
-	assert.Equal(t, "49999", req.Header.Get(HeaderSandboxPort))
+	assert.Equal(t, "sbx1", req.Header.Get(wire.HeaderSandboxID))
+	assert.Equal(t, "49999", req.Header.Get(wire.HeaderSandboxPort))
 
 	require.NoError(t, sbx.EnvdHealth(ctx))
 	req = ct.last(t)
 	assert.Equal(t, "https://49983-sbx1.e2b.app/health", req.URL.String())
-	assert.Equal(t, "49983", req.Header.Get(HeaderSandboxPort))
+	assert.Equal(t, "49983", req.Header.Get(wire.HeaderSandboxPort))
 
 	_, err = sbx.ListDir(ctx, "/home/user")
 	require.Error(t, err, "the canned answer is not a ListDir answer; only the address matters here")
 	req = ct.last(t)
 	assert.Equal(t, "https://49983-sbx1.e2b.app/filesystem.Filesystem/ListDir", req.URL.String())
-	assert.Equal(t, "sbx1", req.Header.Get(HeaderSandboxID))
+	assert.Equal(t, "sbx1", req.Header.Get(wire.HeaderSandboxID))
 }
 
 func TestHostFormUsesTheSandboxDomain(t *testing.T) {
@@ -81,12 +83,12 @@ func TestHostFormUsesTheSandboxDomain(t *testing.T) {
 	c, err := NewClient(WithAPIKey(testKey), WithDomain("example.dev"), WithHTTPClient(&http.Client{Transport: ct}))
 	require.NoError(t, err)
 
-	plain := newSandbox(c, SandboxCreated{SandboxID: "a1"})
+	plain := newSandbox(c, wire.SandboxCreated{SandboxID: "a1"})
 	require.NoError(t, plain.InterpreterHealth(context.Background()))
 	assert.Equal(t, "https://49999-a1.example.dev/health", ct.last(t).URL.String())
 
 	own := "own.dev"
-	custom := newSandbox(c, SandboxCreated{SandboxID: "a2", Domain: &own})
+	custom := newSandbox(c, wire.SandboxCreated{SandboxID: "a2", Domain: &own})
 	require.NoError(t, custom.InterpreterHealth(context.Background()))
 	assert.Equal(t, "https://49999-a2.own.dev/health", ct.last(t).URL.String())
 }
@@ -99,24 +101,24 @@ func TestSingleURLFormRoutesByHeaders(t *testing.T) {
 	require.NoError(t, err)
 	got := rec.only(t)
 	assert.Equal(t, "/contexts", got.Path)
-	assert.Equal(t, "sbx1", got.Header.Get(HeaderSandboxID))
-	assert.Equal(t, "49999", got.Header.Get(HeaderSandboxPort))
-	assert.Empty(t, got.Header.Get(HeaderAccessToken), "not a secure sandbox")
-	assert.Empty(t, got.Header.Get(HeaderTrafficToken))
-	assert.Empty(t, got.Header.Get(HeaderAPIKey), "the API key is for the control plane only")
+	assert.Equal(t, "sbx1", got.Header.Get(wire.HeaderSandboxID))
+	assert.Equal(t, "49999", got.Header.Get(wire.HeaderSandboxPort))
+	assert.Empty(t, got.Header.Get(wire.HeaderAccessToken), "not a secure sandbox")
+	assert.Empty(t, got.Header.Get(wire.HeaderTrafficToken))
+	assert.Empty(t, got.Header.Get(wire.HeaderAPIKey), "the API key is for the control plane only")
 }
 
 func TestSandboxAuthHeaders(t *testing.T) {
 	tests := []struct {
 		name        string
-		created     SandboxCreated
+		created     wire.SandboxCreated
 		wantAccess  string
 		wantTraffic string
 	}{
-		{"insecure", SandboxCreated{SandboxID: "sbx1"}, "", ""},
-		{"secure", SandboxCreated{SandboxID: "sbx1", EnvdAccessToken: testEnvdToken}, testEnvdToken, ""},
-		{"traffic token", SandboxCreated{SandboxID: "sbx1", TrafficAccessToken: ptr(testTrafficToken)}, "", testTrafficToken},
-		{"both", SandboxCreated{SandboxID: "sbx1", EnvdAccessToken: testEnvdToken, TrafficAccessToken: ptr(testTrafficToken)}, testEnvdToken, testTrafficToken},
+		{"insecure", wire.SandboxCreated{SandboxID: "sbx1"}, "", ""},
+		{"secure", wire.SandboxCreated{SandboxID: "sbx1", EnvdAccessToken: testEnvdToken}, testEnvdToken, ""},
+		{"traffic token", wire.SandboxCreated{SandboxID: "sbx1", TrafficAccessToken: ptr(testTrafficToken)}, "", testTrafficToken},
+		{"both", wire.SandboxCreated{SandboxID: "sbx1", EnvdAccessToken: testEnvdToken, TrafficAccessToken: ptr(testTrafficToken)}, testEnvdToken, testTrafficToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,10 +127,10 @@ func TestSandboxAuthHeaders(t *testing.T) {
 			sbx := newSandbox(c, tt.created)
 			require.NoError(t, sbx.EnvdHealth(context.Background()))
 			got := rec.only(t)
-			assert.Equal(t, tt.wantAccess, got.Header.Get(HeaderAccessToken))
-			assert.Equal(t, tt.wantTraffic, got.Header.Get(HeaderTrafficToken))
-			assert.Equal(t, "sbx1", got.Header.Get(HeaderSandboxID))
-			assert.Equal(t, "49983", got.Header.Get(HeaderSandboxPort))
+			assert.Equal(t, tt.wantAccess, got.Header.Get(wire.HeaderAccessToken))
+			assert.Equal(t, tt.wantTraffic, got.Header.Get(wire.HeaderTrafficToken))
+			assert.Equal(t, "sbx1", got.Header.Get(wire.HeaderSandboxID))
+			assert.Equal(t, "49983", got.Header.Get(wire.HeaderSandboxPort))
 		})
 	}
 }
@@ -145,7 +147,7 @@ func TestCreatedSandboxUsesItsAccessToken(t *testing.T) {
 	sbx, err := c.Create(context.Background(), CreateOptions{Secure: true})
 	require.NoError(t, err)
 	require.NoError(t, sbx.InterpreterHealth(context.Background()))
-	assert.Equal(t, testEnvdToken, health.only(t).Header.Get(HeaderAccessToken))
+	assert.Equal(t, testEnvdToken, health.only(t).Header.Get(wire.HeaderAccessToken))
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -16,6 +16,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // This file speaks to envd on EnvdPort about files: its plain HTTP /health and
@@ -58,6 +60,16 @@ func (s *Sandbox) ReadFile(ctx context.Context, name string) ([]byte, error) {
 	return data, nil
 }
 
+// FileEntry is the file WriteFile wrote.
+type FileEntry struct {
+	// Name is the file's base name.
+	Name string
+	// Type is "file": envd reports no other type for a written file.
+	Type string
+	// Path is the file's absolute path inside the sandbox.
+	Path string
+}
+
 // WriteFile writes data to a file in the sandbox, creating its parent
 // directories and replacing an existing file (POST /files?path=, multipart
 // field "file"). It returns the entry envd reports. The wait for the answer is
@@ -98,14 +110,14 @@ func (s *Sandbox) WriteFile(ctx context.Context, name string, data []byte) (File
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return FileEntry{}, readAPIError(op, resp, s.target(EnvdPort), s.red)
 	}
-	var entries []FileEntry
+	var entries []wire.FileEntry
 	if err := decodeJSON(resp.Body, &entries); err != nil {
 		return FileEntry{}, s.c.decodeFailure(ctx, nil, op, err)
 	}
 	if len(entries) == 0 {
 		return FileEntry{Name: path.Base(name), Type: "file", Path: name}, nil
 	}
-	return entries[0], nil
+	return FileEntry(entries[0]), nil
 }
 
 // fileQuery is the query of /files: the path and, for envd older than 0.4.0,

@@ -20,6 +20,8 @@ import (
 
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem"
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem/filesystemconnect"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestEnvdHealth(t *testing.T) {
@@ -29,8 +31,8 @@ func TestEnvdHealth(t *testing.T) {
 	got := rec.only(t)
 	assert.Equal(t, http.MethodGet, got.Method)
 	assert.Equal(t, "/health", got.Path)
-	assert.Equal(t, "49983", got.Header.Get(HeaderSandboxPort))
-	assert.Equal(t, testEnvdToken, got.Header.Get(HeaderAccessToken))
+	assert.Equal(t, "49983", got.Header.Get(wire.HeaderSandboxPort))
+	assert.Equal(t, testEnvdToken, got.Header.Get(wire.HeaderAccessToken))
 }
 
 func TestReadFile(t *testing.T) {
@@ -43,8 +45,8 @@ func TestReadFile(t *testing.T) {
 	assert.Equal(t, http.MethodGet, got.Method)
 	assert.Equal(t, "/files", got.Path)
 	assert.Equal(t, "path=%2Fhome%2Fuser%2Fa+b.txt", got.RawQuery)
-	assert.Equal(t, "49983", got.Header.Get(HeaderSandboxPort))
-	assert.Equal(t, testEnvdToken, got.Header.Get(HeaderAccessToken))
+	assert.Equal(t, "49983", got.Header.Get(wire.HeaderSandboxPort))
+	assert.Equal(t, testEnvdToken, got.Header.Get(wire.HeaderAccessToken))
 }
 
 func TestReadFileErrors(t *testing.T) {
@@ -228,9 +230,9 @@ func TestFilesystemCalls(t *testing.T) {
 		Owner: "user", Group: "user", ModifiedTime: modTime, SymlinkTarget: "/etc/target", Metadata: map[string]string{"k": "v"},
 	}, *info)
 	fsys.mu.Lock()
-	assert.Equal(t, testEnvdToken, fsys.headers.Get(HeaderAccessToken))
-	assert.Equal(t, "sbx1", fsys.headers.Get(HeaderSandboxID))
-	assert.Equal(t, "49983", fsys.headers.Get(HeaderSandboxPort))
+	assert.Equal(t, testEnvdToken, fsys.headers.Get(wire.HeaderAccessToken))
+	assert.Equal(t, "sbx1", fsys.headers.Get(wire.HeaderSandboxID))
+	assert.Equal(t, "49983", fsys.headers.Get(wire.HeaderSandboxPort))
 	fsys.mu.Unlock()
 	ct, _ := contentTypes.Load("/filesystem.Filesystem/Stat")
 	assert.Equal(t, "application/json", ct, "the JSON codec, as the JS SDK")

@@ -15,6 +15,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/tta-dev/tta/e2b/internal/envd/process"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // This file runs commands through envd's Connect service process.Process.
@@ -88,7 +90,7 @@ func (s *Sandbox) RunCommand(ctx context.Context, cmd string, opts CommandOption
 		cfg.Cwd = &opts.Cwd
 	}
 	req := connect.NewRequest(&process.StartRequest{Process: cfg, Tag: &tag, Stdin: &stdin})
-	req.Header().Set(HeaderKeepalivePing, strconv.Itoa(keepalivePingSeconds))
+	req.Header().Set(wire.HeaderKeepalivePing, strconv.Itoa(keepalivePingSeconds))
 	s.nameEnvdUser(req.Header(), opts.User)
 
 	// The timeout is a timer rather than a deadline: Connect would send a

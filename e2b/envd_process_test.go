@@ -16,6 +16,8 @@ import (
 
 	"github.com/tta-dev/tta/e2b/internal/envd/process"
 	"github.com/tta-dev/tta/e2b/internal/envd/process/processconnect"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // fakeProcess is a process.Process whose Start runs a script of events.
@@ -140,11 +142,11 @@ func TestRunCommand(t *testing.T) {
 	require.NotNil(t, proc.start.Stdin)
 	assert.False(t, proc.start.GetStdin())
 	assert.NotEmpty(t, proc.start.GetTag())
-	assert.Equal(t, "50", proc.headers.Get(HeaderKeepalivePing))
+	assert.Equal(t, "50", proc.headers.Get(wire.HeaderKeepalivePing))
 	assert.Equal(t, "Basic cm9vdDo=", proc.headers.Get("Authorization"), "base64 of \"root:\"")
-	assert.Equal(t, testEnvdToken, proc.headers.Get(HeaderAccessToken))
-	assert.Equal(t, "sbx1", proc.headers.Get(HeaderSandboxID))
-	assert.Equal(t, "49983", proc.headers.Get(HeaderSandboxPort))
+	assert.Equal(t, testEnvdToken, proc.headers.Get(wire.HeaderAccessToken))
+	assert.Equal(t, "sbx1", proc.headers.Get(wire.HeaderSandboxID))
+	assert.Equal(t, "49983", proc.headers.Get(wire.HeaderSandboxPort))
 	ct, _ := contentTypes.Load("/process.Process/Start")
 	assert.Equal(t, "application/connect+json", ct)
 }

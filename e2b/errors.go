@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // Errors with identity. Test for them with errors.Is; the errors the package
@@ -203,7 +205,7 @@ func kindFromMessage(status int, message string, bodyPort int) errorKind {
 	}
 	lower := strings.ToLower(message)
 	switch {
-	case strings.Contains(lower, strings.ToLower(MessageSandboxNotFound)):
+	case strings.Contains(lower, strings.ToLower(wire.MessageSandboxNotFound)):
 		return kindSandboxGone
 	case strings.Contains(lower, "port is not open"), bodyPort != 0:
 		return kindPortNotOpen
@@ -328,7 +330,7 @@ func apiErrorFromBody(op string, status int, header http.Header, body []byte, t 
 		Code:            status,
 		SandboxID:       t.sandboxID,
 		Port:            t.port,
-		RetryAfterDelay: parseRetryAfter(header.Get(HeaderRetryAfter), time.Now()),
+		RetryAfterDelay: parseRetryAfter(header.Get(wire.HeaderRetryAfter), time.Now()),
 	}
 	bodyPort := 0
 	var p errorPayload

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestControlPlaneErrorAnswers(t *testing.T) {
@@ -181,18 +183,18 @@ func TestInterpreterDetailAnswers(t *testing.T) {
 }
 
 func TestAPIErrorBuiltByHand(t *testing.T) {
-	portErr := &APIError{StatusCode: 502, Message: MessagePortNotOpen, Port: 49999}
+	portErr := &APIError{StatusCode: 502, Message: wire.MessagePortNotOpen, Port: 49999}
 	assert.ErrorIs(t, portErr, ErrPortNotOpen)
 	assert.True(t, portErr.Transient())
 
-	goneErr := &APIError{StatusCode: 502, Message: MessageSandboxNotFound}
+	goneErr := &APIError{StatusCode: 502, Message: wire.MessageSandboxNotFound}
 	assert.ErrorIs(t, goneErr, ErrSandboxNotFound)
 	assert.ErrorIs(t, goneErr, ErrNotFound)
 	assert.False(t, goneErr.Transient())
 
 	wrapped := fmt.Errorf("outer: %w", portErr)
 	assert.ErrorIs(t, wrapped, ErrPortNotOpen)
-	assert.Equal(t, "e2b: status 502 Bad Gateway: The sandbox is running but port is not open", (&APIError{StatusCode: 502, Message: MessagePortNotOpen}).Error())
+	assert.Equal(t, "e2b: status 502 Bad Gateway: The sandbox is running but port is not open", (&APIError{StatusCode: 502, Message: wire.MessagePortNotOpen}).Error())
 	assert.Equal(t, "e2b: run code: sandbox sbx1 port 49999 status 429 Too Many Requests: slow down (retry after 2s)",
 		(&APIError{Op: "run code", SandboxID: "sbx1", Port: 49999, StatusCode: 429, Message: "slow down", RetryAfterDelay: 2 * time.Second}).Error())
 }
@@ -212,8 +214,8 @@ func TestTransientClassification(t *testing.T) {
 		{"429", &APIError{StatusCode: 429}, true},
 		{"500", &APIError{StatusCode: 500}, true},
 		{"501", &APIError{StatusCode: 501}, false},
-		{"502 port not open", &APIError{StatusCode: 502, Message: MessagePortNotOpen, Port: 49999}, true},
-		{"502 sandbox not found", &APIError{StatusCode: 502, Message: MessageSandboxNotFound}, false},
+		{"502 port not open", &APIError{StatusCode: 502, Message: wire.MessagePortNotOpen, Port: 49999}, true},
+		{"502 sandbox not found", &APIError{StatusCode: 502, Message: wire.MessageSandboxNotFound}, false},
 		{"502 other", &APIError{StatusCode: 502}, true},
 		{"503", &APIError{StatusCode: 503}, true},
 		{"504", &APIError{StatusCode: 504}, true},

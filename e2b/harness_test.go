@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // Keys and tokens used by the tests. They are shaped like real ones so that
@@ -45,7 +47,7 @@ func newTestClient(t testing.TB, h http.Handler, opts ...Option) *Client {
 // testSandbox returns a handle to sandbox "sbx1" without asking the control
 // plane; secure sandboxes get testEnvdToken.
 func testSandbox(c *Client, secure bool) *Sandbox {
-	created := SandboxCreated{SandboxID: "sbx1", TemplateID: "tmpl1", EnvdVersion: "0.4.0"}
+	created := wire.SandboxCreated{SandboxID: "sbx1", TemplateID: "tmpl1", EnvdVersion: "0.4.0"}
 	if secure {
 		created.EnvdAccessToken = testEnvdToken
 	}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // This file speaks to the code interpreter on InterpreterPort: health,
@@ -186,7 +188,7 @@ func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions)
 	if timeout == 0 {
 		timeout = DefaultExecutionTimeout
 	}
-	body, err := json.Marshal(ExecuteRequest{Code: code, ContextID: opts.ContextID, Language: opts.Language, EnvVars: opts.EnvVars})
+	body, err := json.Marshal(wire.ExecuteRequest{Code: code, ContextID: opts.ContextID, Language: opts.Language, EnvVars: opts.EnvVars})
 	if err != nil {
 		return nil, fmt.Errorf("e2b: %s: encoding the request: %w", op, err)
 	}
@@ -258,27 +260,43 @@ func (s *Sandbox) InterpreterHealth(ctx context.Context) error {
 	return s.call(ctx, "interpreter health", InterpreterPort, http.MethodGet, "/health", nil, nil)
 }
 
+// ContextInfo describes an interpreter context.
+type ContextInfo struct {
+	// ID identifies the context in RunCodeOptions.ContextID and in
+	// RemoveContext and RestartContext.
+	ID string
+	// Language is the context's language, e.g. "python".
+	Language string
+	// Cwd is the context's working directory.
+	Cwd string
+}
+
 // CreateContext creates an interpreter context (POST /contexts): its own
 // kernel, whose state persists across the RunCode calls that name it.
 // language "" means Python; cwd "" means the interpreter's default
 // (/home/user).
 func (s *Sandbox) CreateContext(ctx context.Context, language, cwd string) (*ContextInfo, error) {
-	var info ContextInfo
+	var info wire.ContextInfo
 	err := s.call(ctx, "create context", InterpreterPort, http.MethodPost, "/contexts",
-		CreateContextRequest{Language: language, Cwd: cwd}, &info)
+		wire.CreateContextRequest{Language: language, Cwd: cwd}, &info)
 	if err != nil {
 		return nil, err
 	}
-	return &info, nil
+	out := ContextInfo(info)
+	return &out, nil
 }
 
 // ListContexts lists the interpreter's contexts (GET /contexts).
 func (s *Sandbox) ListContexts(ctx context.Context) ([]ContextInfo, error) {
-	var infos []ContextInfo
+	var infos []wire.ContextInfo
 	if err := s.call(ctx, "list contexts", InterpreterPort, http.MethodGet, "/contexts", nil, &infos); err != nil {
 		return nil, err
 	}
-	return infos, nil
+	out := make([]ContextInfo, len(infos))
+	for k, info := range infos {
+		out[k] = ContextInfo(info)
+	}
+	return out, nil
 }
 
 // RemoveContext removes an interpreter context and its kernel (DELETE

@@ -15,10 +15,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // line renders one NDJSON line.
-func line(t *testing.T, ev ExecutionEvent) string {
+func line(t *testing.T, ev wire.ExecutionEvent) string {
 	t.Helper()
 	b, err := json.Marshal(ev)
 	require.NoError(t, err)
@@ -59,8 +61,8 @@ func TestRunCodeSendsTheRequest(t *testing.T) {
 			assert.Equal(t, http.MethodPost, got.Method)
 			assert.Equal(t, "/execute", got.Path)
 			assert.Equal(t, "application/json", got.Header.Get("Content-Type"))
-			assert.Equal(t, testEnvdToken, got.Header.Get(HeaderAccessToken))
-			assert.Equal(t, "49999", got.Header.Get(HeaderSandboxPort))
+			assert.Equal(t, testEnvdToken, got.Header.Get(wire.HeaderAccessToken))
+			assert.Equal(t, "49999", got.Header.Get(wire.HeaderSandboxPort))
 			assert.JSONEq(t, tt.wantBody, string(got.Body))
 		})
 	}
@@ -83,7 +85,7 @@ func TestRunCodeStreamsEventsInOrder(t *testing.T) {
 	firstSeen := make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, line(t, ExecutionEvent{Type: EventNumberOfExecutions, ExecutionCount: 3}))
+		_, _ = io.WriteString(w, line(t, wire.ExecutionEvent{Type: wire.EventNumberOfExecutions, ExecutionCount: 3}))
 		// E2B's interpreter stamps output with the Jupyter message's date.
 		_, _ = io.WriteString(w, `{"type":"stdout","text":"one\n","timestamp":"2025-06-01T10:00:00.123456+00:00"}`+"\n")
 		w.(http.Flusher).Flush()
@@ -92,15 +94,15 @@ func TestRunCodeStreamsEventsInOrder(t *testing.T) {
 		case <-r.Context().Done():
 			return
 		}
-		for _, ev := range []ExecutionEvent{
-			{Type: EventKeepalive},
-			{Type: EventStderr, Text: "warn\n"},
+		for _, ev := range []wire.ExecutionEvent{
+			{Type: wire.EventKeepalive},
+			{Type: wire.EventStderr, Text: "warn\n"},
 			{Type: "a_future_event"},
-			{Type: EventResult, IsMainResult: true, Text: "42", HTML: "<b>42</b>", JSON: map[string]any{"v": 42.0}},
-			{Type: EventResult, PNG: "iVBORw0KGgo=", Extra: map[string]any{"application/x-custom": "c"}},
-			{Type: EventStdout, Text: "two\n"},
-			{Type: EventError, Name: "ValueError", Value: "bad", Traceback: "Traceback..."},
-			{Type: EventEndOfExecution},
+			{Type: wire.EventResult, IsMainResult: true, Text: "42", HTML: "<b>42</b>", JSON: map[string]any{"v": 42.0}},
+			{Type: wire.EventResult, PNG: "iVBORw0KGgo=", Extra: map[string]any{"application/x-custom": "c"}},
+			{Type: wire.EventStdout, Text: "two\n"},
+			{Type: wire.EventError, Name: "ValueError", Value: "bad", Traceback: "Traceback..."},
+			{Type: wire.EventEndOfExecution},
 		} {
 			_, _ = io.WriteString(w, line(t, ev))
 		}
@@ -214,9 +216,9 @@ func TestDecodeExecutionKeepsEventsWithMistypedFields(t *testing.T) {
 func TestRunCodeEightMegabyteLine(t *testing.T) {
 	png := strings.Repeat("QUJD", 2<<20) // 8 MiB of base64
 	c := newTestClient(t, streamHandler(
-		line(t, ExecutionEvent{Type: EventResult, PNG: png, IsMainResult: true}),
-		line(t, ExecutionEvent{Type: EventStdout, Text: "after\n"}),
-		line(t, ExecutionEvent{Type: EventEndOfExecution}),
+		line(t, wire.ExecutionEvent{Type: wire.EventResult, PNG: png, IsMainResult: true}),
+		line(t, wire.ExecutionEvent{Type: wire.EventStdout, Text: "after\n"}),
+		line(t, wire.ExecutionEvent{Type: wire.EventEndOfExecution}),
 	))
 	exec, err := testSandbox(c, false).RunCode(context.Background(), "plot()", RunCodeOptions{})
 	require.NoError(t, err)
@@ -443,7 +445,7 @@ func TestContexts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ContextInfo{ID: "c1", Language: "python", Cwd: "/tmp"}, *info)
 	assert.JSONEq(t, `{"language":"python","cwd":"/tmp"}`, string(created.Body))
-	assert.Equal(t, "49999", created.Header.Get(HeaderSandboxPort))
+	assert.Equal(t, "49999", created.Header.Get(wire.HeaderSandboxPort))
 
 	infos, err := sbx.ListContexts(ctx)
 	require.NoError(t, err)
@@ -464,7 +466,7 @@ func TestInterpreterHealth(t *testing.T) {
 	require.NoError(t, testSandbox(c, false).InterpreterHealth(context.Background()))
 	got := rec.only(t)
 	assert.Equal(t, "/health", got.Path)
-	assert.Equal(t, "49999", got.Header.Get(HeaderSandboxPort))
+	assert.Equal(t, "49999", got.Header.Get(wire.HeaderSandboxPort))
 }
 
 func TestExecutionTextWithoutMainResult(t *testing.T) {

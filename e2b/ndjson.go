@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // This file decodes the code interpreter's /execute answer: NDJSON, one
-// ExecutionEvent a line, streamed as the code runs. Result lines carry images
+// wire.ExecutionEvent a line, streamed as the code runs. Result lines carry images
 // in base64 and can be many megabytes long, so lines are read with a growing
 // buffer rather than a fixed-size scanner.
 
@@ -96,7 +98,7 @@ type executionHandlers struct {
 // when the stream ends early, breaks, or has a line that is not an event (not
 // JSON, not an object, or with no readable type). Blank lines, keepalives and
 // unknown event types are skipped; a known field of an unexpected JSON type is
-// left zero (see ExecutionEvent).
+// left zero (see wire.ExecutionEvent).
 func decodeExecution(r io.Reader, h executionHandlers, red redactor) (*Execution, error) {
 	const op = "run code"
 	exec := &Execution{Results: []Result{}}
@@ -113,11 +115,11 @@ func decodeExecution(r io.Reader, h executionHandlers, red redactor) (*Execution
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var ev ExecutionEvent
+		var ev wire.ExecutionEvent
 		if err := json.Unmarshal(line, &ev); err != nil && !typedEvent(&ev, err) {
 			return exec, newInterruptedError(op, fmt.Sprintf("line %d is not an execution event", n), err, red)
 		}
-		if ev.Type == EventEndOfExecution {
+		if ev.Type == wire.EventEndOfExecution {
 			return exec, nil
 		}
 		applyEvent(exec, &ev, h)
@@ -129,33 +131,33 @@ func decodeExecution(r io.Reader, h executionHandlers, red redactor) (*Execution
 // says that some other field had an unexpected JSON type. encoding/json
 // decodes everything else before reporting such a mismatch, and leaves the
 // field zero.
-func typedEvent(ev *ExecutionEvent, err error) bool {
+func typedEvent(ev *wire.ExecutionEvent, err error) bool {
 	var typeErr *json.UnmarshalTypeError
 	return ev.Type != "" && errors.As(err, &typeErr) && typeErr.Field != "type"
 }
 
 // applyEvent records one event in exec and calls its handler.
-func applyEvent(exec *Execution, ev *ExecutionEvent, h executionHandlers) {
+func applyEvent(exec *Execution, ev *wire.ExecutionEvent, h executionHandlers) {
 	switch ev.Type {
-	case EventNumberOfExecutions:
+	case wire.EventNumberOfExecutions:
 		exec.ExecutionCount = ev.ExecutionCount
-	case EventStdout:
+	case wire.EventStdout:
 		exec.Logs.Stdout = append(exec.Logs.Stdout, ev.Text)
 		if h.onStdout != nil {
 			h.onStdout(OutputMessage{Line: ev.Text, Timestamp: ev.Timestamp.Time})
 		}
-	case EventStderr:
+	case wire.EventStderr:
 		exec.Logs.Stderr = append(exec.Logs.Stderr, ev.Text)
 		if h.onStderr != nil {
 			h.onStderr(OutputMessage{Line: ev.Text, Timestamp: ev.Timestamp.Time, Error: true})
 		}
-	case EventResult:
+	case wire.EventResult:
 		res := resultFromEvent(ev)
 		exec.Results = append(exec.Results, res)
 		if h.onResult != nil {
 			h.onResult(res)
 		}
-	case EventError:
+	case wire.EventError:
 		e := ExecutionError{Name: ev.Name, Value: ev.Value, Traceback: ev.Traceback}
 		exec.Error = &e
 		if h.onError != nil {
@@ -164,7 +166,7 @@ func applyEvent(exec *Execution, ev *ExecutionEvent, h executionHandlers) {
 	}
 }
 
-func resultFromEvent(ev *ExecutionEvent) Result {
+func resultFromEvent(ev *wire.ExecutionEvent) Result {
 	return Result{
 		IsMainResult: ev.IsMainResult,
 		Text:         ev.Text,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // secrets are the values no printed form may contain.
@@ -41,7 +43,7 @@ func newSecretClient(t *testing.T) *Client {
 
 func newSecretSandbox(c *Client) *Sandbox {
 	traffic := testTrafficToken
-	return newSandbox(c, SandboxCreated{SandboxID: "sbx1", TemplateID: "tmpl1", EnvdAccessToken: testEnvdToken, TrafficAccessToken: &traffic})
+	return newSandbox(c, wire.SandboxCreated{SandboxID: "sbx1", TemplateID: "tmpl1", EnvdAccessToken: testEnvdToken, TrafficAccessToken: &traffic})
 }
 
 func TestClientPrintsNoSecret(t *testing.T) {
@@ -90,7 +92,7 @@ func TestErrorsPrintNoSecret(t *testing.T) {
 	// A server that echoes every credential it received in its error message.
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b strings.Builder
-		for _, h := range []string{HeaderAPIKey, "Authorization", HeaderAccessToken, HeaderTrafficToken} {
+		for _, h := range []string{wire.HeaderAPIKey, "Authorization", wire.HeaderAccessToken, wire.HeaderTrafficToken} {
 			fmt.Fprintf(&b, "%s=%s ", h, r.Header.Get(h))
 		}
 		w.Header().Set("Content-Type", "application/json")

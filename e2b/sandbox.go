@@ -9,6 +9,23 @@ import (
 
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem/filesystemconnect"
 	"github.com/tta-dev/tta/e2b/internal/envd/process/processconnect"
+	"github.com/tta-dev/tta/e2b/wire"
+)
+
+// Well-known ports inside a sandbox.
+const (
+	// EnvdPort is the port of envd, the in-sandbox daemon (files, processes).
+	EnvdPort = 49983
+	// InterpreterPort is the port of the code interpreter (/execute, /contexts).
+	InterpreterPort = 49999
+)
+
+// Well-known templates.
+const (
+	// DefaultTemplate is the code-interpreter template used when none is named.
+	DefaultTemplate = "code-interpreter-v1"
+	// BaseTemplate is E2B's bare template: envd only, no code interpreter.
+	BaseTemplate = "base"
 )
 
 // Sandbox is a handle to one E2B sandbox, returned by Client.Create and
@@ -34,7 +51,7 @@ type Sandbox struct {
 	filesystem   filesystemconnect.FilesystemClient
 }
 
-func newSandbox(c *Client, created SandboxCreated) *Sandbox {
+func newSandbox(c *Client, created wire.SandboxCreated) *Sandbox {
 	s := &Sandbox{
 		c:           c,
 		id:          created.SandboxID,

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem/filesystemconnect"
+
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestSandboxTrafficUsesHTTP1EvenWhereHTTP2IsOffered(t *testing.T) {
@@ -80,14 +82,14 @@ func TestVersionBefore(t *testing.T) {
 func TestLegacyEnvdGetsTheUserNamed(t *testing.T) {
 	rec := &recorder{status: http.StatusOK, body: "x"}
 	c := newTestClient(t, rec)
-	legacy := newSandbox(c, SandboxCreated{SandboxID: "old", EnvdVersion: "0.3.2"})
+	legacy := newSandbox(c, wire.SandboxCreated{SandboxID: "old", EnvdVersion: "0.3.2"})
 	_, err := legacy.ReadFile(context.Background(), "/a")
 	require.NoError(t, err)
 	assert.Equal(t, "path=%2Fa&username=user", rec.only(t).RawQuery)
 
 	proc := &fakeProcess{script: nil}
 	c2, _ := envdServer(t, nil, proc)
-	legacy2 := newSandbox(c2, SandboxCreated{SandboxID: "old", EnvdVersion: "0.3.2"})
+	legacy2 := newSandbox(c2, wire.SandboxCreated{SandboxID: "old", EnvdVersion: "0.3.2"})
 	_, err = legacy2.RunCommand(context.Background(), "true", CommandOptions{})
 	require.ErrorIs(t, err, ErrExecutionInterrupted, "the fake sends no events")
 	proc.mu.Lock()
@@ -120,7 +122,7 @@ func TestLegacyEnvdGetsTheUserNamedOnFilesystemCalls(t *testing.T) {
 			mu.Lock()
 			clear(auth)
 			mu.Unlock()
-			sbx := newSandbox(c, SandboxCreated{SandboxID: "sbx1", EnvdVersion: tt.version})
+			sbx := newSandbox(c, wire.SandboxCreated{SandboxID: "sbx1", EnvdVersion: tt.version})
 			_, err := sbx.Stat(ctx, "/home/user")
 			require.NoError(t, err)
 			_, err = sbx.ListDir(ctx, "/home/user")

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
+	"github.com/tta-dev/tta/e2b/wire"
 	"github.com/tta-dev/tta/local"
 )
 
@@ -54,7 +55,7 @@ func listStatus(t *testing.T, s *local.Server, key string) int {
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+"/sandboxes", nil)
 	require.NoError(t, err)
 	if key != "" {
-		req.Header.Set(e2b.HeaderAPIKey, key)
+		req.Header.Set(wire.HeaderAPIKey, key)
 	}
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // Control-plane limits and defaults, as E2B applies them.
@@ -66,7 +66,7 @@ func (s *Server) controlPlaneHandler() http.Handler {
 // authed checks X-API-Key before h, answering 401 like E2B.
 func (s *Server) authed(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get(e2b.HeaderAPIKey)
+		key := r.Header.Get(wire.HeaderAPIKey)
 		switch {
 		case key == "":
 			writeError(w, http.StatusUnauthorized, msgMissingAPIKey)
@@ -235,7 +235,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, alwaysSecu
 		metadata:      maps.Clone(body.Metadata),
 		allowInternet: body.AllowInternetAccess,
 		autoPause:     body.AutoPause != nil && *body.AutoPause,
-		state:         e2b.StateRunning,
+		state:         wire.StateRunning,
 	}
 	sb.ctx, sb.cancel = context.WithCancel(context.Background())
 	s.mu.Lock()
@@ -282,7 +282,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	sb, found := s.sandboxes[id]
-	var d e2b.SandboxDetail
+	var d wire.SandboxDetail
 	if found {
 		d = s.detailLocked(sb)
 	}
@@ -330,7 +330,7 @@ func (s *Server) handleSetTimeout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	sb, found := s.sandboxes[id]
-	found = found && sb.state == e2b.StateRunning
+	found = found && sb.state == wire.StateRunning
 	if found {
 		s.armTimerLocked(sb, seconds(*body.Timeout), time.Now())
 	}
@@ -360,7 +360,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Sandbox can't be resumed, no snapshot found")
 		return
 	}
-	if sb.state == e2b.StateRunning {
+	if sb.state == wire.StateRunning {
 		// A running sandbox's TTL is only ever extended by connect.
 		if now := time.Now(); body.Timeout != nil && now.Add(timeout).After(sb.endAt) {
 			s.armTimerLocked(sb, timeout, now)
@@ -391,7 +391,7 @@ func (s *Server) handlePause(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		writeError(w, http.StatusNotFound, fmt.Sprintf("Error pausing sandbox - snapshot for sandbox '%s' was not found", id))
 		return
-	case sb.state == e2b.StatePaused:
+	case sb.state == wire.StatePaused:
 		s.mu.Unlock()
 		writeError(w, http.StatusConflict, fmt.Sprintf("Error pausing sandbox - sandbox '%s' is already paused", id))
 		return
@@ -423,7 +423,7 @@ func (s *Server) handleResume(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		writeError(w, http.StatusNotFound, "Sandbox can't be resumed, no snapshot found")
 		return
-	case sb.state == e2b.StateRunning:
+	case sb.state == wire.StateRunning:
 		s.mu.Unlock()
 		writeError(w, http.StatusConflict, fmt.Sprintf("Sandbox %s is already running", id))
 		return
@@ -441,7 +441,7 @@ func (s *Server) handleResume(w http.ResponseWriter, r *http.Request) {
 }
 
 // listed describes sb as an entry of a list answer (no token, no domain).
-func (s *Server) listedLocked(sb *sandbox) e2b.SandboxDetail {
+func (s *Server) listedLocked(sb *sandbox) wire.SandboxDetail {
 	d := s.detailLocked(sb)
 	d.EnvdAccessToken = ""
 	d.AllowInternetAccess = nil
@@ -487,7 +487,7 @@ func metadataMatches(md, filter map[string]string) bool {
 
 // matching returns the sandboxes in states whose metadata matches filter,
 // newest first.
-func (s *Server) matchingLocked(states []e2b.SandboxState, filter map[string]string) []*sandbox {
+func (s *Server) matchingLocked(states []wire.SandboxState, filter map[string]string) []*sandbox {
 	var out []*sandbox
 	for _, sb := range s.sandboxes {
 		if slices.Contains(states, sb.state) && metadataMatches(sb.metadata, filter) {
@@ -508,8 +508,8 @@ func (s *Server) handleListV1(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	list := []e2b.SandboxDetail{}
-	for _, sb := range s.matchingLocked([]e2b.SandboxState{e2b.StateRunning}, filter) {
+	list := []wire.SandboxDetail{}
+	for _, sb := range s.matchingLocked([]wire.SandboxState{wire.StateRunning}, filter) {
 		list = append(list, s.listedLocked(sb))
 	}
 	s.mu.Unlock()
@@ -521,14 +521,14 @@ func (s *Server) handleListV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	states := []e2b.SandboxState{e2b.StateRunning, e2b.StatePaused}
+	states := []wire.SandboxState{wire.StateRunning, wire.StatePaused}
 	if vs, ok := q["state"]; ok {
 		states = nil
 		for _, v := range vs {
 			for _, st := range strings.Split(v, ",") {
-				switch e2b.SandboxState(st) {
-				case e2b.StateRunning, e2b.StatePaused:
-					states = append(states, e2b.SandboxState(st))
+				switch wire.SandboxState(st) {
+				case wire.StateRunning, wire.StatePaused:
+					states = append(states, wire.SandboxState(st))
 				default:
 					writeError(w, http.StatusBadRequest, fmt.Sprintf(`parameter "state" in query has an error: value %q is not one of the allowed values ["running","paused"]`, st))
 					return
@@ -564,11 +564,11 @@ func (s *Server) handleListV2(w http.ResponseWriter, r *http.Request) {
 	matching := s.matchingLocked(states, filter)
 	running := 0
 	for _, sb := range matching {
-		if sb.state == e2b.StateRunning {
+		if sb.state == wire.StateRunning {
 			running++
 		}
 	}
-	list := []e2b.SandboxDetail{}
+	list := []wire.SandboxDetail{}
 	next := ""
 	for _, sb := range matching {
 		if cursor != 0 && sb.seq >= cursor {
@@ -582,11 +582,11 @@ func (s *Server) handleListV2(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	if slices.Contains(states, e2b.StateRunning) {
+	if slices.Contains(states, wire.StateRunning) {
 		w.Header().Set("X-Total-Running", strconv.Itoa(running))
 	}
 	if next != "" {
-		w.Header().Set(e2b.HeaderNextToken, next)
+		w.Header().Set(wire.HeaderNextToken, next)
 	}
 	writeJSON(w, http.StatusOK, list)
 }

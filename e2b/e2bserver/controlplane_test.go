@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestCreate(t *testing.T) {
@@ -70,7 +71,7 @@ func TestCreateErrors(t *testing.T) {
 			e := newEnv(t)
 			resp := e.api(http.MethodPost, "/sandboxes", tt.body)
 			assert.Equal(t, tt.wantStatus, resp.StatusCode)
-			assert.Equal(t, e2b.ErrorBody{Code: tt.wantStatus, Message: tt.wantMsg}, decodeJSON[e2b.ErrorBody](t, resp))
+			assert.Equal(t, wire.ErrorBody{Code: tt.wantStatus, Message: tt.wantMsg}, decodeJSON[wire.ErrorBody](t, resp))
 			assert.Empty(t, e.srv.Sandboxes())
 		})
 	}
@@ -96,12 +97,12 @@ func TestAuth(t *testing.T) {
 			}
 			req := newRequest(t, http.MethodPost, baseURL+"/sandboxes", map[string]any{"templateID": "base"})
 			if key != "" {
-				req.Header.Set(e2b.HeaderAPIKey, key)
+				req.Header.Set(wire.HeaderAPIKey, key)
 			}
 			resp := e.do(req)
 			require.Equal(t, tt.want, resp.StatusCode)
 			if tt.wantMsg != "" {
-				assert.Equal(t, e2b.ErrorBody{Code: 401, Message: tt.wantMsg}, decodeJSON[e2b.ErrorBody](t, resp))
+				assert.Equal(t, wire.ErrorBody{Code: 401, Message: tt.wantMsg}, decodeJSON[wire.ErrorBody](t, resp))
 			}
 		})
 	}
@@ -121,7 +122,7 @@ func TestAuth(t *testing.T) {
 		require.NoError(t, err)
 		defer srv.Close()
 		req := newRequest(t, http.MethodGet, baseURL+"/v2/sandboxes", nil)
-		req.Header.Set(e2b.HeaderAPIKey, "e2b_anything")
+		req.Header.Set(wire.HeaderAPIKey, "e2b_anything")
 		resp, err := srv.InMemoryClient().Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
@@ -135,7 +136,7 @@ func TestHealthAndUnknownPath(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
 	resp = e.api(http.MethodGet, "/templates-nope", nil)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-	assert.Equal(t, e2b.ErrorBody{Code: 404, Message: "Not found"}, decodeJSON[e2b.ErrorBody](t, resp))
+	assert.Equal(t, wire.ErrorBody{Code: 404, Message: "Not found"}, decodeJSON[wire.ErrorBody](t, resp))
 }
 
 func TestGetAndKill(t *testing.T) {
@@ -145,11 +146,11 @@ func TestGetAndKill(t *testing.T) {
 
 	resp := e.api(http.MethodGet, "/sandboxes/"+sb.SandboxID, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	d := decodeJSON[e2b.SandboxDetail](t, resp)
+	d := decodeJSON[wire.SandboxDetail](t, resp)
 	assert.Equal(t, sb.SandboxID, d.SandboxID)
 	assert.Equal(t, CodeInterpreterTemplateID, d.TemplateID)
 	assert.Equal(t, "code-interpreter-v1", d.Alias)
-	assert.Equal(t, e2b.StateRunning, d.State)
+	assert.Equal(t, wire.StateRunning, d.State)
 	assert.Equal(t, map[string]string{"user": "ann"}, d.Metadata)
 	assert.Equal(t, defaultSandboxTimeout, d.EndAt.Sub(d.StartedAt), "absent timeout is E2B's default")
 	assert.Equal(t, int32(sandboxCPUCount), d.CPUCount)
@@ -160,14 +161,14 @@ func TestGetAndKill(t *testing.T) {
 
 	resp = e.api(http.MethodGet, "/sandboxes/"+sb.SandboxID, nil)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-	assert.Equal(t, e2b.ErrorBody{Code: 404, Message: `sandbox "` + sb.SandboxID + `" doesn't exist`}, decodeJSON[e2b.ErrorBody](t, resp))
+	assert.Equal(t, wire.ErrorBody{Code: 404, Message: `sandbox "` + sb.SandboxID + `" doesn't exist`}, decodeJSON[wire.ErrorBody](t, resp))
 
 	resp = e.api(http.MethodDelete, "/sandboxes/"+sb.SandboxID, nil)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-	assert.Equal(t, e2b.ErrorBody{Code: 404, Message: "Sandbox not found"}, decodeJSON[e2b.ErrorBody](t, resp))
+	assert.Equal(t, wire.ErrorBody{Code: 404, Message: "Sandbox not found"}, decodeJSON[wire.ErrorBody](t, resp))
 
 	resp = e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil)
-	assert.Equal(t, e2b.ProxyErrorBody{SandboxID: sb.SandboxID, Message: e2b.MessageSandboxNotFound, Code: 502}, proxyError(t, resp))
+	assert.Equal(t, wire.ProxyErrorBody{SandboxID: sb.SandboxID, Message: wire.MessageSandboxNotFound, Code: 502}, proxyError(t, resp))
 	assert.Empty(t, e.srv.Sandboxes())
 }
 
@@ -198,7 +199,7 @@ func TestTimeoutExpiresSandbox(t *testing.T) {
 		assert.Empty(t, e.srv.Sandboxes())
 		assert.Equal(t, int32(2), rt.closed.Load())
 		resp := e.sandbox(explicit.SandboxID, e2b.EnvdPort, http.MethodGet, "/health", nil)
-		assert.Equal(t, e2b.MessageSandboxNotFound, proxyError(t, resp).Message)
+		assert.Equal(t, wire.MessageSandboxNotFound, proxyError(t, resp).Message)
 	})
 }
 
@@ -218,7 +219,7 @@ func TestSetTimeout(t *testing.T) {
 
 		resp = e.api(http.MethodPost, "/sandboxes/"+sb.SandboxID+"/timeout", map[string]any{"timeout": 20})
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-		assert.Equal(t, "Sandbox not found", decodeJSON[e2b.ErrorBody](t, resp).Message)
+		assert.Equal(t, "Sandbox not found", decodeJSON[wire.ErrorBody](t, resp).Message)
 	})
 	t.Run("timeout is required", func(t *testing.T) {
 		e := newEnv(t)
@@ -236,7 +237,7 @@ func TestConnect(t *testing.T) {
 		// Running: 200, and the TTL is only ever extended.
 		resp := e.api(http.MethodPost, "/sandboxes/"+sb.SandboxID+"/connect", map[string]any{"timeout": 10})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Equal(t, sb.SandboxID, decodeJSON[e2b.SandboxCreated](t, resp).SandboxID)
+		assert.Equal(t, sb.SandboxID, decodeJSON[wire.SandboxCreated](t, resp).SandboxID)
 		assert.Equal(t, 100*time.Second, time.Until(e.srv.Sandboxes()[0].EndAt))
 		resp = e.api(http.MethodPost, "/v2/sandboxes/"+sb.SandboxID+"/connect", map[string]any{"timeout": 200})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -246,7 +247,7 @@ func TestConnect(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, e.api(http.MethodPost, "/sandboxes/"+sb.SandboxID+"/pause", nil).StatusCode)
 		resp = e.api(http.MethodPost, "/sandboxes/"+sb.SandboxID+"/connect", map[string]any{"timeout": 30})
 		require.Equal(t, http.StatusCreated, resp.StatusCode)
-		assert.Equal(t, e2b.StateRunning, e.srv.Sandboxes()[0].State)
+		assert.Equal(t, wire.StateRunning, e.srv.Sandboxes()[0].State)
 		assert.Equal(t, http.StatusNoContent, e.sandbox(sb.SandboxID, e2b.EnvdPort, http.MethodGet, "/health", nil).StatusCode)
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
@@ -254,7 +255,7 @@ func TestConnect(t *testing.T) {
 
 		resp = e.api(http.MethodPost, "/sandboxes/"+sb.SandboxID+"/connect", map[string]any{"timeout": 30})
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-		assert.Equal(t, "Sandbox can't be resumed, no snapshot found", decodeJSON[e2b.ErrorBody](t, resp).Message)
+		assert.Equal(t, "Sandbox can't be resumed, no snapshot found", decodeJSON[wire.ErrorBody](t, resp).Message)
 	})
 }
 
@@ -265,21 +266,21 @@ func TestPauseResume(t *testing.T) {
 
 	resp := e.api(http.MethodPost, "/sandboxes/"+id+"/resume", map[string]any{"timeout": 60})
 	assert.Equal(t, http.StatusConflict, resp.StatusCode)
-	assert.Equal(t, e2b.ErrorBody{Code: 409, Message: "Sandbox " + id + " is already running"}, decodeJSON[e2b.ErrorBody](t, resp))
+	assert.Equal(t, wire.ErrorBody{Code: 409, Message: "Sandbox " + id + " is already running"}, decodeJSON[wire.ErrorBody](t, resp))
 
 	require.Equal(t, http.StatusNoContent, e.api(http.MethodPost, "/sandboxes/"+id+"/pause", nil).StatusCode)
 	resp = e.api(http.MethodPost, "/sandboxes/"+id+"/pause", nil)
 	assert.Equal(t, http.StatusConflict, resp.StatusCode)
-	assert.Equal(t, e2b.ErrorBody{Code: 409, Message: "Error pausing sandbox - sandbox '" + id + "' is already paused"}, decodeJSON[e2b.ErrorBody](t, resp))
+	assert.Equal(t, wire.ErrorBody{Code: 409, Message: "Error pausing sandbox - sandbox '" + id + "' is already paused"}, decodeJSON[wire.ErrorBody](t, resp))
 
-	d := decodeJSON[e2b.SandboxDetail](t, e.api(http.MethodGet, "/sandboxes/"+id, nil))
-	assert.Equal(t, e2b.StatePaused, d.State)
-	assert.Equal(t, e2b.MessageSandboxNotFound, proxyError(t, e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/health", nil)).Message)
+	d := decodeJSON[wire.SandboxDetail](t, e.api(http.MethodGet, "/sandboxes/"+id, nil))
+	assert.Equal(t, wire.StatePaused, d.State)
+	assert.Equal(t, wire.MessageSandboxNotFound, proxyError(t, e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/health", nil)).Message)
 	assert.Equal(t, http.StatusNotFound, e.api(http.MethodPost, "/sandboxes/"+id+"/timeout", map[string]any{"timeout": 5}).StatusCode)
 
 	resp = e.api(http.MethodPost, "/sandboxes/"+id+"/resume", map[string]any{"timeout": 60})
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	assert.Equal(t, id, decodeJSON[e2b.SandboxCreated](t, resp).SandboxID)
+	assert.Equal(t, id, decodeJSON[wire.SandboxCreated](t, resp).SandboxID)
 	assert.Equal(t, http.StatusOK, e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/health", nil).StatusCode)
 
 	for _, path := range []string{"/pause", "/resume"} {
@@ -297,7 +298,7 @@ func TestAutoPauseOnTimeout(t *testing.T) {
 		synctest.Wait()
 		list := e.srv.Sandboxes()
 		require.Len(t, list, 1)
-		assert.Equal(t, e2b.StatePaused, list[0].State)
+		assert.Equal(t, wire.StatePaused, list[0].State)
 		assert.Zero(t, rt.closed.Load(), "a paused sandbox keeps its instance")
 		resp := e.api(http.MethodPost, "/sandboxes/"+sb.SandboxID+"/connect", map[string]any{"timeout": 10})
 		assert.Equal(t, http.StatusCreated, resp.StatusCode)
@@ -319,7 +320,7 @@ func TestList(t *testing.T) {
 		t.Helper()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		var out []string
-		for _, d := range decodeJSON[[]e2b.SandboxDetail](t, resp) {
+		for _, d := range decodeJSON[[]wire.SandboxDetail](t, resp) {
 			assert.Empty(t, d.EnvdAccessToken)
 			out = append(out, d.SandboxID)
 		}
@@ -350,16 +351,16 @@ func TestList(t *testing.T) {
 	t.Run("paging", func(t *testing.T) {
 		resp := e.api(http.MethodGet, "/v2/sandboxes?limit=3", nil)
 		assert.Equal(t, "3", resp.Header.Get("X-Total-Running"))
-		next := resp.Header.Get(e2b.HeaderNextToken)
+		next := resp.Header.Get(wire.HeaderNextToken)
 		require.NotEmpty(t, next)
 		assert.Equal(t, []string{ids[3], ids[2], ids[1]}, listIDs(resp))
 
 		resp = e.api(http.MethodGet, "/v2/sandboxes?limit=3&nextToken="+url.QueryEscape(next), nil)
-		assert.Empty(t, resp.Header.Get(e2b.HeaderNextToken), "last page")
+		assert.Empty(t, resp.Header.Get(wire.HeaderNextToken), "last page")
 		assert.Equal(t, []string{ids[0]}, listIDs(resp))
 
 		resp = e.api(http.MethodGet, "/v2/sandboxes?limit=4", nil)
-		assert.Empty(t, resp.Header.Get(e2b.HeaderNextToken), "exactly full page has no next token")
+		assert.Empty(t, resp.Header.Get(wire.HeaderNextToken), "exactly full page has no next token")
 		assert.Len(t, listIDs(resp), 4)
 	})
 
@@ -374,7 +375,7 @@ func TestList(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := e.api(http.MethodGet, tt.path, nil)
 			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-			body := decodeJSON[e2b.ErrorBody](t, resp)
+			body := decodeJSON[wire.ErrorBody](t, resp)
 			assert.Equal(t, 400, body.Code)
 			if tt.msg != "" {
 				assert.Equal(t, tt.msg, body.Message)

@@ -15,9 +15,9 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem/filesystemconnect"
 	"github.com/tta-dev/tta/e2b/internal/envd/process/processconnect"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // Users a sandbox knows, as in E2B's templates.
@@ -123,7 +123,7 @@ func filesAccess(w http.ResponseWriter, r *http.Request, t *target) bool {
 	if t.sb.accessToken == "" {
 		return true
 	}
-	got := r.Header.Get(e2b.HeaderAccessToken)
+	got := r.Header.Get(wire.HeaderAccessToken)
 	var msg string
 	switch {
 	case got != "":
@@ -209,7 +209,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	body := &limitedBody{r: r.Body, left: s.maxUpload}
 	r.Body = body
 
-	entries := []e2b.FileEntry{}
+	entries := []wire.FileEntry{}
 	// tooLarge rejects the whole upload: the files it wrote are removed.
 	tooLarge := func() {
 		for _, e := range entries {
@@ -235,7 +235,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 			writeError(w, status, msg)
 			return false
 		}
-		entries = append(entries, e2b.FileEntry{Name: path.Base(p), Type: "file", Path: p})
+		entries = append(entries, wire.FileEntry{Name: path.Base(p), Type: "file", Path: p})
 		return true
 	}
 

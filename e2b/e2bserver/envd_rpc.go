@@ -16,9 +16,9 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem"
 	"github.com/tta-dev/tta/e2b/internal/envd/process"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // connectError maps a runtime error to the Connect error envd would send.
@@ -240,7 +240,7 @@ func (processService) Start(ctx context.Context, req *connect.Request[process.St
 
 	// Keepalives, when the client asks for them (seconds).
 	stopKeepalive := func() {}
-	if secs, err := strconv.Atoi(req.Header().Get(e2b.HeaderKeepalivePing)); err == nil && secs > 0 {
+	if secs, err := strconv.Atoi(req.Header().Get(wire.HeaderKeepalivePing)); err == nil && secs > 0 {
 		done := make(chan struct{})
 		finished := make(chan struct{})
 		go func() {

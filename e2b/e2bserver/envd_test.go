@@ -19,6 +19,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem"
 	"github.com/tta-dev/tta/e2b/internal/envd/process"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestResolvePath(t *testing.T) {
@@ -40,8 +41,8 @@ func (e *testEnv) upload(id, query, contentType string, body []byte) *http.Respo
 	e.t.Helper()
 	req := newRequest(e.t, http.MethodPost, baseURL+"/files"+query, body)
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set(e2b.HeaderSandboxID, id)
-	req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
+	req.Header.Set(wire.HeaderSandboxID, id)
+	req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
 	return e.do(req)
 }
 
@@ -70,7 +71,7 @@ func TestFiles(t *testing.T) {
 	t.Run("octet-stream upload and download", func(t *testing.T) {
 		resp := e.upload(id, "?path=data/x.txt", "application/octet-stream", []byte("hello\x00world"))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Equal(t, []e2b.FileEntry{{Name: "x.txt", Type: "file", Path: "/home/user/data/x.txt"}}, decodeJSON[[]e2b.FileEntry](t, resp))
+		assert.Equal(t, []wire.FileEntry{{Name: "x.txt", Type: "file", Path: "/home/user/data/x.txt"}}, decodeJSON[[]wire.FileEntry](t, resp))
 		for _, q := range []string{"?path=/home/user/data/x.txt", "?path=~/data/x.txt", "?path=data/x.txt&username=user"} {
 			resp = download(q)
 			require.Equal(t, http.StatusOK, resp.StatusCode, q)
@@ -82,17 +83,17 @@ func TestFiles(t *testing.T) {
 		body, ct := multipartBody(t, map[string]string{"a.txt": "A", "/tmp/dir/b.bin": "B"}, []string{"a.txt", "/tmp/dir/b.bin"})
 		resp := e.upload(id, "", ct, body)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Equal(t, []e2b.FileEntry{
+		assert.Equal(t, []wire.FileEntry{
 			{Name: "a.txt", Type: "file", Path: "/home/user/a.txt"},
 			{Name: "b.bin", Type: "file", Path: "/tmp/dir/b.bin"},
-		}, decodeJSON[[]e2b.FileEntry](t, resp))
+		}, decodeJSON[[]wire.FileEntry](t, resp))
 		assert.Equal(t, "B", readBody(t, download("?path=/tmp/dir/b.bin")))
 	})
 	t.Run("multipart with path", func(t *testing.T) {
 		body, ct := multipartBody(t, map[string]string{"ignored.txt": "P"}, []string{"ignored.txt"})
 		resp := e.upload(id, "?path=/root/p.txt&username=root", ct, body)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Equal(t, "/root/p.txt", decodeJSON[[]e2b.FileEntry](t, resp)[0].Path)
+		assert.Equal(t, "/root/p.txt", decodeJSON[[]wire.FileEntry](t, resp)[0].Path)
 		assert.Equal(t, "P", readBody(t, download("?path=p.txt&username=root")))
 	})
 	t.Run("seeded file", func(t *testing.T) {
@@ -124,7 +125,7 @@ func TestFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := tt.resp()
 			assert.Equal(t, tt.want, resp.StatusCode)
-			assert.Equal(t, e2b.ErrorBody{Code: tt.want, Message: tt.msg}, decodeJSON[e2b.ErrorBody](t, resp))
+			assert.Equal(t, wire.ErrorBody{Code: tt.want, Message: tt.msg}, decodeJSON[wire.ErrorBody](t, resp))
 		})
 	}
 }
@@ -270,8 +271,8 @@ func TestProcessStart(t *testing.T) {
 		req := newRequest(t, http.MethodPost, baseURL+"/process.Process/Start", frame.Bytes())
 		req.Header.Set("Content-Type", "application/connect+json")
 		req.Header.Set("Connect-Protocol-Version", "1")
-		req.Header.Set(e2b.HeaderSandboxID, id)
-		req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
+		req.Header.Set(wire.HeaderSandboxID, id)
+		req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
 		resp := e.do(req)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, "application/connect+json", resp.Header.Get("Content-Type"))
@@ -353,7 +354,7 @@ func TestProcessKeepalive(t *testing.T) {
 		rt := &ScriptedRuntime{Commands: map[string]CommandReply{"sleep 25": {Duration: 25 * time.Second}}}
 		e := newEnv(t, WithRuntime(rt))
 		id := e.create(map[string]any{"templateID": "base", "timeout": 300}).SandboxID
-		proc, _ := e.envdClients(id, true, http.Header{e2b.HeaderKeepalivePing: {"10"}})
+		proc, _ := e.envdClients(id, true, http.Header{wire.HeaderKeepalivePing: {"10"}})
 		stream, err := proc.Start(t.Context(), startCommand("sleep 25"))
 		require.NoError(t, err)
 		got, err := drain(t, stream)

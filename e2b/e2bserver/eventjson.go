@@ -3,13 +3,13 @@ package e2bserver
 import (
 	"encoding/json"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // appendEvent appends ev as one NDJSON line, newline included, encoded as
 // json.Encoder with SetEscapeHTML(false) does, so that code output containing
 // <, > and & reaches the client as written.
-func appendEvent(dst []byte, ev *e2b.ExecutionEvent) ([]byte, error) {
+func appendEvent(dst []byte, ev *wire.ExecutionEvent) ([]byte, error) {
 	lb := lineBuffer{b: dst}
 	enc := json.NewEncoder(&lb)
 	enc.SetEscapeHTML(false)

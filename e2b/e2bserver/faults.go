@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // Op names a kind of call the Server answers: control-plane operations and the
@@ -219,7 +219,7 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, c callInfo)
 			return true
 		case <-done:
 			t.Stop()
-			writeJSON(w, http.StatusServiceUnavailable, e2b.ErrorBody{Code: http.StatusServiceUnavailable, Message: "Server is shutting down"})
+			writeJSON(w, http.StatusServiceUnavailable, wire.ErrorBody{Code: http.StatusServiceUnavailable, Message: "Server is shutting down"})
 			return true
 		}
 	}
@@ -230,13 +230,13 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, c callInfo)
 	case f.Status != 0:
 		if f.RetryAfter > 0 {
 			secs := (f.RetryAfter + time.Second - 1) / time.Second
-			w.Header().Set(e2b.HeaderRetryAfter, strconv.FormatInt(int64(secs), 10))
+			w.Header().Set(wire.HeaderRetryAfter, strconv.FormatInt(int64(secs), 10))
 		}
 		msg := f.Message
 		if msg == "" {
 			msg = defaultFaultMessage(f.Status)
 		}
-		writeJSON(w, f.Status, e2b.ErrorBody{Code: f.Status, Message: msg})
+		writeJSON(w, f.Status, wire.ErrorBody{Code: f.Status, Message: msg})
 		return true
 	}
 	return false

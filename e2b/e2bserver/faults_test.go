@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestFaultRateLimitWithRetryAfter(t *testing.T) {
@@ -22,8 +23,8 @@ func TestFaultRateLimitWithRetryAfter(t *testing.T) {
 	for i := range 2 {
 		resp := e.api(http.MethodPost, "/sandboxes", map[string]any{"templateID": "base"})
 		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, i)
-		assert.Equal(t, "2", resp.Header.Get(e2b.HeaderRetryAfter), "rounded up to whole seconds")
-		assert.Equal(t, e2b.ErrorBody{Code: 429, Message: "Rate limit exceeded, please try again later."}, decodeJSON[e2b.ErrorBody](t, resp))
+		assert.Equal(t, "2", resp.Header.Get(wire.HeaderRetryAfter), "rounded up to whole seconds")
+		assert.Equal(t, wire.ErrorBody{Code: 429, Message: "Rate limit exceeded, please try again later."}, decodeJSON[wire.ErrorBody](t, resp))
 	}
 	e.create(map[string]any{"templateID": "base"})
 	assert.Equal(t, 3, e.srv.Calls(OpCreate))
@@ -48,8 +49,8 @@ func TestFaultServerErrors(t *testing.T) {
 			e.srv.Inject(Fault{Op: OpGet, Status: tt.status, Times: 1})
 			resp := e.api(http.MethodGet, "/sandboxes/"+sb.SandboxID, nil)
 			assert.Equal(t, tt.status, resp.StatusCode)
-			assert.Empty(t, resp.Header.Get(e2b.HeaderRetryAfter))
-			assert.Equal(t, e2b.ErrorBody{Code: tt.status, Message: tt.msg}, decodeJSON[e2b.ErrorBody](t, resp))
+			assert.Empty(t, resp.Header.Get(wire.HeaderRetryAfter))
+			assert.Equal(t, wire.ErrorBody{Code: tt.status, Message: tt.msg}, decodeJSON[wire.ErrorBody](t, resp))
 			assert.Equal(t, http.StatusOK, e.api(http.MethodGet, "/sandboxes/"+sb.SandboxID, nil).StatusCode, "Times: 1")
 		})
 	}
@@ -63,7 +64,7 @@ func TestFaultMatching(t *testing.T) {
 	e.srv.Inject(Fault{Op: OpKill, SandboxID: a.SandboxID, Status: 500, Message: "boom"})
 	e.srv.Inject(Fault{Template: "code-interpreter-v1", Status: 503})
 	resp := e.api(http.MethodDelete, "/sandboxes/"+a.SandboxID, nil)
-	assert.Equal(t, e2b.ErrorBody{Code: 500, Message: "boom"}, decodeJSON[e2b.ErrorBody](t, resp))
+	assert.Equal(t, wire.ErrorBody{Code: 500, Message: "boom"}, decodeJSON[wire.ErrorBody](t, resp))
 	assert.Equal(t, http.StatusOK, e.api(http.MethodGet, "/sandboxes/"+a.SandboxID, nil).StatusCode, "other ops unaffected")
 	assert.Equal(t, http.StatusServiceUnavailable, e.api(http.MethodGet, "/sandboxes/"+b.SandboxID, nil).StatusCode)
 	assert.Equal(t, http.StatusServiceUnavailable, e.sandbox(b.SandboxID, e2b.EnvdPort, http.MethodGet, "/health", nil).StatusCode, "sandbox traffic too")
@@ -86,7 +87,7 @@ func TestFaultSlowCreate(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
 		req := newRequest(t, http.MethodPost, baseURL+"/sandboxes", map[string]any{"templateID": "base"}).WithContext(ctx)
-		req.Header.Set(e2b.HeaderAPIKey, e.key)
+		req.Header.Set(wire.HeaderAPIKey, e.key)
 		_, err := e.hc.Do(req)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		synctest.Wait()
@@ -105,7 +106,7 @@ func TestFaultConnectionReset(t *testing.T) {
 		defer tr.CloseIdleConnections()
 
 		req := newRequest(t, http.MethodPost, ts.URL+"/sandboxes", map[string]any{"templateID": "base"})
-		req.Header.Set(e2b.HeaderAPIKey, "e2b_1")
+		req.Header.Set(wire.HeaderAPIKey, "e2b_1")
 		resp, err := (&http.Client{Transport: tr}).Do(req)
 		if resp != nil {
 			resp.Body.Close()
@@ -117,12 +118,12 @@ func TestFaultConnectionReset(t *testing.T) {
 		e := newEnv(t)
 		sb := e.create(map[string]any{"templateID": "code-interpreter-v1"})
 		e.srv.Inject(Fault{Op: OpExecute, Reset: true, Times: 1})
-		req := newRequest(t, http.MethodPost, baseURL+"/execute", e2b.ExecuteRequest{Code: "1"})
-		req.Header.Set(e2b.HeaderSandboxID, sb.SandboxID)
-		req.Header.Set(e2b.HeaderSandboxPort, fmt.Sprint(e2b.InterpreterPort))
+		req := newRequest(t, http.MethodPost, baseURL+"/execute", wire.ExecuteRequest{Code: "1"})
+		req.Header.Set(wire.HeaderSandboxID, sb.SandboxID)
+		req.Header.Set(wire.HeaderSandboxPort, fmt.Sprint(e2b.InterpreterPort))
 		_, err := e.hc.Do(req)
 		assert.ErrorIs(t, err, io.EOF)
-		assert.Len(t, e.execute(sb.SandboxID, e2b.ExecuteRequest{Code: "1"}), 2, "next call works")
+		assert.Len(t, e.execute(sb.SandboxID, wire.ExecuteRequest{Code: "1"}), 2, "next call works")
 	})
 }
 
@@ -147,12 +148,12 @@ func TestFaultStreamCut(t *testing.T) {
 		sb := e.create(map[string]any{"templateID": "code-interpreter-v1", "timeout": 300})
 		require.True(t, e.srv.SetSandboxFaults(sb.SandboxID, SandboxFaults{CutExecutionAfterLines: 3}))
 
-		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "loop"})
+		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "loop"})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		events, err := readEvents(resp.Body)
 		assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the chunked stream ends abruptly")
-		assert.Equal(t, []string{e2b.EventNumberOfExecutions, e2b.EventStdout, e2b.EventStdout}, eventTypes(events))
-		assert.NotContains(t, eventTypes(events), e2b.EventEndOfExecution)
+		assert.Equal(t, []string{wire.EventNumberOfExecutions, wire.EventStdout, wire.EventStdout}, eventTypes(events))
+		assert.NotContains(t, eventTypes(events), wire.EventEndOfExecution)
 
 		assert.Len(t, e.srv.Sandboxes(), 1, "the sandbox survives a cut stream")
 		assert.Equal(t, http.StatusOK, e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil).StatusCode)
@@ -165,15 +166,15 @@ func TestFaultExpireMidExecution(t *testing.T) {
 		e := newEnv(t, WithRuntime(rt), WithTemplates(Template{ID: "dying", Faults: SandboxFaults{ExpireAfterLines: 4}}))
 		sb := e.create(map[string]any{"templateID": "dying", "timeout": 300})
 
-		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "loop"})
+		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "loop"})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		events, err := readEvents(resp.Body)
 		assert.Error(t, err)
 		assert.Len(t, events, 4)
-		assert.NotContains(t, eventTypes(events), e2b.EventEndOfExecution)
+		assert.NotContains(t, eventTypes(events), wire.EventEndOfExecution)
 
 		assert.Equal(t, http.StatusNotFound, e.api(http.MethodGet, "/sandboxes/"+sb.SandboxID, nil).StatusCode)
-		assert.Equal(t, e2b.MessageSandboxNotFound, proxyError(t, e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil)).Message)
+		assert.Equal(t, wire.MessageSandboxNotFound, proxyError(t, e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil)).Message)
 		synctest.Wait()
 		assert.Equal(t, int32(1), rt.closed.Load())
 	})
@@ -184,13 +185,13 @@ func TestTimeoutMidExecution(t *testing.T) {
 		e := newEnv(t, WithRuntime(&ScriptedRuntime{Exec: countingScript(60)}))
 		sb := e.create(map[string]any{"templateID": "code-interpreter-v1", "timeout": 10})
 		start := time.Now()
-		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "loop"})
+		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "loop"})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		events, err := readEvents(resp.Body)
 		assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
 		assert.Equal(t, 10*time.Second, time.Since(start), "cut when the sandbox expires")
-		assert.NotContains(t, eventTypes(events), e2b.EventEndOfExecution)
-		assert.Equal(t, e2b.MessageSandboxNotFound, proxyError(t, e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil)).Message)
+		assert.NotContains(t, eventTypes(events), wire.EventEndOfExecution)
+		assert.Equal(t, wire.MessageSandboxNotFound, proxyError(t, e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil)).Message)
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem/filesystemconnect"
 	"github.com/tta-dev/tta/e2b/internal/envd/process/processconnect"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // baseURL is the URL tests use with the in-memory client: any host works.
@@ -78,24 +79,24 @@ func newRequest(t testing.TB, method, url string, body any) *http.Request {
 func (e *testEnv) api(method, path string, body any) *http.Response {
 	e.t.Helper()
 	req := newRequest(e.t, method, baseURL+path, body)
-	req.Header.Set(e2b.HeaderAPIKey, e.key)
+	req.Header.Set(wire.HeaderAPIKey, e.key)
 	return e.do(req)
 }
 
 // create creates a sandbox from body (map or struct) and requires 201.
-func (e *testEnv) create(body any) e2b.SandboxCreated {
+func (e *testEnv) create(body any) wire.SandboxCreated {
 	e.t.Helper()
 	resp := e.api(http.MethodPost, "/sandboxes", body)
 	requireStatus(e.t, http.StatusCreated, resp)
-	return decodeJSON[e2b.SandboxCreated](e.t, resp)
+	return decodeJSON[wire.SandboxCreated](e.t, resp)
 }
 
 // sandbox calls port of sandbox id through the routing headers.
 func (e *testEnv) sandbox(id string, port int, method, path string, body any, hdr ...string) *http.Response {
 	e.t.Helper()
 	req := newRequest(e.t, method, baseURL+path, body)
-	req.Header.Set(e2b.HeaderSandboxID, id)
-	req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(port))
+	req.Header.Set(wire.HeaderSandboxID, id)
+	req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(port))
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -103,7 +104,7 @@ func (e *testEnv) sandbox(id string, port int, method, path string, body any, hd
 }
 
 // execute runs code and reads the whole NDJSON answer, requiring 200.
-func (e *testEnv) execute(id string, req e2b.ExecuteRequest) []e2b.ExecutionEvent {
+func (e *testEnv) execute(id string, req wire.ExecuteRequest) []wire.ExecutionEvent {
 	e.t.Helper()
 	resp := e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/execute", req)
 	requireStatus(e.t, http.StatusOK, resp)
@@ -113,13 +114,13 @@ func (e *testEnv) execute(id string, req e2b.ExecuteRequest) []e2b.ExecutionEven
 }
 
 // readEvents reads NDJSON lines until EOF or an error.
-func readEvents(r io.Reader) ([]e2b.ExecutionEvent, error) {
-	var events []e2b.ExecutionEvent
+func readEvents(r io.Reader) ([]wire.ExecutionEvent, error) {
+	var events []wire.ExecutionEvent
 	br := bufio.NewReader(r)
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 && err == nil {
-			var ev e2b.ExecutionEvent
+			var ev wire.ExecutionEvent
 			if jerr := json.Unmarshal(line, &ev); jerr != nil {
 				return events, jerr
 			}
@@ -134,7 +135,7 @@ func readEvents(r io.Reader) ([]e2b.ExecutionEvent, error) {
 	}
 }
 
-func eventTypes(events []e2b.ExecutionEvent) []string {
+func eventTypes(events []wire.ExecutionEvent) []string {
 	var out []string
 	for _, ev := range events {
 		out = append(out, ev.Type)
@@ -174,8 +175,8 @@ type sandboxDoer struct {
 }
 
 func (d sandboxDoer) Do(req *http.Request) (*http.Response, error) {
-	req.Header.Set(e2b.HeaderSandboxID, d.id)
-	req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(d.port))
+	req.Header.Set(wire.HeaderSandboxID, d.id)
+	req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(d.port))
 	for k, vs := range d.extra {
 		req.Header[k] = vs
 	}
@@ -219,8 +220,8 @@ func (c *countingInstance) Close() error {
 }
 
 // proxyError reads a 502 proxy answer.
-func proxyError(t testing.TB, resp *http.Response) e2b.ProxyErrorBody {
+func proxyError(t testing.TB, resp *http.Response) wire.ProxyErrorBody {
 	t.Helper()
 	require.Equal(t, http.StatusBadGateway, resp.StatusCode)
-	return decodeJSON[e2b.ProxyErrorBody](t, resp)
+	return decodeJSON[wire.ProxyErrorBody](t, resp)
 }

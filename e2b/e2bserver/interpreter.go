@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"net/http"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // interpreterHandler serves the code interpreter's port: /health, /execute
@@ -64,7 +64,7 @@ func interpreterStatus(err error) int {
 
 func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 	t := targetFrom(r.Context())
-	var req e2b.ExecuteRequest
+	var req wire.ExecuteRequest
 	if err := decodeBody(w, r, maxInterpreterBody, executeBodyHint, &req); err != nil {
 		writeValidationError(w, err)
 		return
@@ -104,14 +104,14 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 		_ = st.finish(nil, true)
 		panic(http.ErrAbortHandler) // the interpreter failed mid-stream
 	}
-	if st.finish(&e2b.ExecutionEvent{Type: e2b.EventEndOfExecution}, false) != nil {
+	if st.finish(&wire.ExecutionEvent{Type: wire.EventEndOfExecution}, false) != nil {
 		panic(http.ErrAbortHandler)
 	}
 }
 
 func (s *Server) handleCreateContext(w http.ResponseWriter, r *http.Request) {
 	t := targetFrom(r.Context())
-	var req e2b.CreateContextRequest // optional: an empty body takes the defaults
+	var req wire.CreateContextRequest // optional: an empty body takes the defaults
 	if err := decodeBody(w, r, maxInterpreterBody, "send a shorter language and working directory", &req); err != nil && !errors.Is(err, errEmptyBody) {
 		writeValidationError(w, err)
 		return
@@ -134,7 +134,7 @@ func (s *Server) handleListContexts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if list == nil {
-		list = []e2b.ContextInfo{}
+		list = []wire.ContextInfo{}
 	}
 	writeJSON(w, http.StatusOK, list)
 }

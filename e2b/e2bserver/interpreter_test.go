@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestExecuteNDJSON(t *testing.T) {
@@ -27,19 +28,19 @@ func TestExecuteNDJSON(t *testing.T) {
 	e := newEnv(t, WithRuntime(rt))
 	sb := e.create(map[string]any{"templateID": "code-interpreter-v1"})
 
-	resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "print('hi'); 1+1"})
+	resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "print('hi'); 1+1"})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "application/x-ndjson", resp.Header.Get("Content-Type"))
 	events, err := readEvents(resp.Body)
 	require.NoError(t, err)
-	require.Equal(t, []string{e2b.EventNumberOfExecutions, e2b.EventStdout, e2b.EventResult, e2b.EventEndOfExecution}, eventTypes(events))
+	require.Equal(t, []string{wire.EventNumberOfExecutions, wire.EventStdout, wire.EventResult, wire.EventEndOfExecution}, eventTypes(events))
 	assert.Equal(t, 1, events[0].ExecutionCount)
 	assert.Equal(t, "hi\n", events[1].Text)
 	assert.NotZero(t, events[1].Timestamp, "stdout is stamped")
-	assert.Equal(t, e2b.ExecutionEvent{Type: e2b.EventResult, Text: "2", IsMainResult: true}, events[2])
+	assert.Equal(t, wire.ExecutionEvent{Type: wire.EventResult, Text: "2", IsMainResult: true}, events[2])
 
-	events = e.execute(sb.SandboxID, e2b.ExecuteRequest{Code: "1/0"})
-	require.Equal(t, []string{e2b.EventNumberOfExecutions, e2b.EventStderr, e2b.EventError, e2b.EventEndOfExecution}, eventTypes(events))
+	events = e.execute(sb.SandboxID, wire.ExecuteRequest{Code: "1/0"})
+	require.Equal(t, []string{wire.EventNumberOfExecutions, wire.EventStderr, wire.EventError, wire.EventEndOfExecution}, eventTypes(events))
 	assert.Equal(t, 2, events[0].ExecutionCount)
 	assert.Equal(t, "ZeroDivisionError", events[2].Name)
 	assert.Equal(t, "division by zero", events[2].Value)
@@ -54,7 +55,7 @@ func TestExecuteStampsOutputLikeE2B(t *testing.T) {
 	e := newEnv(t, WithRuntime(rt))
 	sb := e.create(map[string]any{"templateID": "code-interpreter-v1"})
 	before := time.Now().Add(-time.Second)
-	resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "x"})
+	resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "x"})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
@@ -65,7 +66,7 @@ func TestExecuteStampsOutputLikeE2B(t *testing.T) {
 		var raw map[string]any
 		require.NoError(t, json.Unmarshal(l, &raw), "%s", l)
 		ts, has := raw["timestamp"]
-		if raw["type"] != e2b.EventStdout && raw["type"] != e2b.EventStderr {
+		if raw["type"] != wire.EventStdout && raw["type"] != wire.EventStderr {
 			assert.False(t, has, "only output is stamped: %s", l)
 			continue
 		}
@@ -94,7 +95,7 @@ func TestExecuteStreamsEachLineAtOnce(t *testing.T) {
 		e := newEnv(t, WithRuntime(rt))
 		sb := e.create(map[string]any{"templateID": "code-interpreter-v1", "timeout": 60})
 		start := time.Now()
-		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "x"})
+		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "x"})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		br := bufio.NewReader(resp.Body)
 		var at []time.Duration
@@ -104,7 +105,7 @@ func TestExecuteStreamsEachLineAtOnce(t *testing.T) {
 			if err != nil {
 				break
 			}
-			var ev e2b.ExecutionEvent
+			var ev wire.ExecutionEvent
 			require.NoError(t, json.Unmarshal(line, &ev))
 			at = append(at, time.Since(start))
 			texts = append(texts, ev.Type+":"+ev.Text)
@@ -120,7 +121,7 @@ func TestExecuteKeepalive(t *testing.T) {
 		e := newEnv(t, WithRuntime(rt))
 		sb := e.create(map[string]any{"templateID": "code-interpreter-v1", "timeout": 60})
 		start := time.Now()
-		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "train()"})
+		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "train()"})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		br := bufio.NewReader(resp.Body)
 		var got []string
@@ -129,7 +130,7 @@ func TestExecuteKeepalive(t *testing.T) {
 			if err != nil {
 				break
 			}
-			var ev e2b.ExecutionEvent
+			var ev wire.ExecutionEvent
 			require.NoError(t, json.Unmarshal(line, &ev))
 			got = append(got, fmt.Sprintf("%s@%v", ev.Type, time.Since(start)))
 		}
@@ -148,8 +149,8 @@ func TestExecuteErrors(t *testing.T) {
 		want int
 		msg  string
 	}{
-		{"context and language", e2b.ExecuteRequest{Code: "1", ContextID: "c", Language: "python"}, 400, "Only one of context_id or language can be provided"},
-		{"unknown context", e2b.ExecuteRequest{Code: "1", ContextID: "nope"}, 404, "Context nope not found"},
+		{"context and language", wire.ExecuteRequest{Code: "1", ContextID: "c", Language: "python"}, 400, "Only one of context_id or language can be provided"},
+		{"unknown context", wire.ExecuteRequest{Code: "1", ContextID: "nope"}, 404, "Context nope not found"},
 		{"bad json", "{", 422, ""},
 	}
 	for _, tt := range tests {
@@ -170,11 +171,11 @@ func TestExecuteFailureMidStream(t *testing.T) {
 	}}
 	e := newEnv(t, WithRuntime(rt))
 	sb := e.create(map[string]any{"templateID": "code-interpreter-v1"})
-	resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "x"})
+	resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "x"})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	events, err := readEvents(resp.Body)
 	assert.Error(t, err)
-	assert.Equal(t, []string{e2b.EventNumberOfExecutions, e2b.EventStdout}, eventTypes(events))
+	assert.Equal(t, []string{wire.EventNumberOfExecutions, wire.EventStdout}, eventTypes(events))
 }
 
 func TestContexts(t *testing.T) {
@@ -187,46 +188,46 @@ func TestContexts(t *testing.T) {
 	sb := e.create(map[string]any{"templateID": "code-interpreter-v1", "envVars": map[string]string{"K": "sandbox"}})
 	id := sb.SandboxID
 
-	list := decodeJSON[[]e2b.ContextInfo](t, e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/contexts", nil))
+	list := decodeJSON[[]wire.ContextInfo](t, e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/contexts", nil))
 	require.Len(t, list, 2)
 	assert.Equal(t, "python", list[0].Language)
 	assert.Equal(t, "javascript", list[1].Language)
 	assert.Equal(t, "/home/user", list[0].Cwd)
 
-	result := func(req e2b.ExecuteRequest) (int, string) {
+	result := func(req wire.ExecuteRequest) (int, string) {
 		events := e.execute(id, req)
 		require.Len(t, events, 3)
 		return events[0].ExecutionCount, events[1].Text
 	}
-	n, text := result(e2b.ExecuteRequest{Code: "x"})
+	n, text := result(wire.ExecuteRequest{Code: "x"})
 	assert.Equal(t, 1, n)
 	assert.Equal(t, "python:1:sandbox", text)
-	n, text = result(e2b.ExecuteRequest{Code: "x", Language: "python", EnvVars: map[string]string{"K": "call"}})
+	n, text = result(wire.ExecuteRequest{Code: "x", Language: "python", EnvVars: map[string]string{"K": "call"}})
 	assert.Equal(t, 2, n, "the default python context is shared")
 	assert.Equal(t, "python:2:call", text)
-	_, text = result(e2b.ExecuteRequest{Code: "x", Language: "js"})
+	_, text = result(wire.ExecuteRequest{Code: "x", Language: "js"})
 	assert.Equal(t, "javascript:1:sandbox", text)
 
-	resp := e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/contexts", e2b.CreateContextRequest{Language: "r", Cwd: "/tmp"})
+	resp := e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/contexts", wire.CreateContextRequest{Language: "r", Cwd: "/tmp"})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	ctxInfo := decodeJSON[e2b.ContextInfo](t, resp)
-	assert.Equal(t, e2b.ContextInfo{ID: ctxInfo.ID, Language: "r", Cwd: "/tmp"}, ctxInfo)
-	n, text = result(e2b.ExecuteRequest{Code: "x", ContextID: ctxInfo.ID})
+	ctxInfo := decodeJSON[wire.ContextInfo](t, resp)
+	assert.Equal(t, wire.ContextInfo{ID: ctxInfo.ID, Language: "r", Cwd: "/tmp"}, ctxInfo)
+	n, text = result(wire.ExecuteRequest{Code: "x", ContextID: ctxInfo.ID})
 	assert.Equal(t, 1, n)
 	assert.Equal(t, "r:1:sandbox", text)
-	_, text = result(e2b.ExecuteRequest{Code: "x", ContextID: ctxInfo.ID})
+	_, text = result(wire.ExecuteRequest{Code: "x", ContextID: ctxInfo.ID})
 	assert.Equal(t, "r:2:sandbox", text)
 
 	resp = e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/contexts/"+ctxInfo.ID+"/restart", nil)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	n, text = result(e2b.ExecuteRequest{Code: "x", ContextID: ctxInfo.ID})
+	n, text = result(wire.ExecuteRequest{Code: "x", ContextID: ctxInfo.ID})
 	assert.Equal(t, 1, n, "restart resets the count")
 	assert.Equal(t, "r:1:sandbox", text, "and the state")
 
-	assert.Len(t, decodeJSON[[]e2b.ContextInfo](t, e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/contexts", nil)), 3)
+	assert.Len(t, decodeJSON[[]wire.ContextInfo](t, e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/contexts", nil)), 3)
 	resp = e.sandbox(id, e2b.InterpreterPort, http.MethodDelete, "/contexts/"+ctxInfo.ID, nil)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	resp = e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "x", ContextID: ctxInfo.ID})
+	resp = e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "x", ContextID: ctxInfo.ID})
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 	for _, req := range []struct{ method, path string }{{"DELETE", "/contexts/" + ctxInfo.ID}, {"POST", "/contexts/nope/restart"}} {
 		resp = e.sandbox(id, e2b.InterpreterPort, req.method, req.path, nil)
@@ -244,9 +245,9 @@ func TestExecutionsOfAContextQueue(t *testing.T) {
 		done := make(chan time.Duration, 2)
 		for range 2 {
 			go func() {
-				req := newRequest(t, http.MethodPost, baseURL+"/execute", e2b.ExecuteRequest{Code: "slow"})
-				req.Header.Set(e2b.HeaderSandboxID, sb.SandboxID)
-				req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(e2b.InterpreterPort))
+				req := newRequest(t, http.MethodPost, baseURL+"/execute", wire.ExecuteRequest{Code: "slow"})
+				req.Header.Set(wire.HeaderSandboxID, sb.SandboxID)
+				req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(e2b.InterpreterPort))
 				resp, err := e.hc.Do(req)
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)

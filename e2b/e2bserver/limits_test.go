@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // serveDirect answers req with the Server's handler, without a connection, so
@@ -42,10 +43,10 @@ func (e *testEnv) directRequest(method, path, sandboxID string, port int, body [
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if sandboxID == "" {
-		req.Header.Set(e2b.HeaderAPIKey, e.key)
+		req.Header.Set(wire.HeaderAPIKey, e.key)
 	} else {
-		req.Header.Set(e2b.HeaderSandboxID, sandboxID)
-		req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(port))
+		req.Header.Set(wire.HeaderSandboxID, sandboxID)
+		req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(port))
 	}
 	return req
 }
@@ -83,14 +84,14 @@ func TestBodyLimits(t *testing.T) {
 		{"create malformed JSON is still 400", http.MethodPost, "/sandboxes", 0,
 			[]byte(`{"templateID":`), http.StatusBadRequest, []string{"Error when parsing request"}},
 		{"execute of 2 MiB runs", http.MethodPost, "/execute", e2b.InterpreterPort,
-			jsonString(t, e2b.ExecuteRequest{Code: "# " + big}), http.StatusOK, []string{e2b.EventEndOfExecution}},
+			jsonString(t, wire.ExecuteRequest{Code: "# " + big}), http.StatusOK, []string{wire.EventEndOfExecution}},
 		{"execute over 16 MiB", http.MethodPost, "/execute", e2b.InterpreterPort,
-			jsonString(t, e2b.ExecuteRequest{Code: strings.Repeat(big, 9)}),
+			jsonString(t, wire.ExecuteRequest{Code: strings.Repeat(big, 9)}),
 			http.StatusRequestEntityTooLarge, []string{"16 MiB", "POST /files"}},
 		{"execute malformed JSON is still 422", http.MethodPost, "/execute", e2b.InterpreterPort,
 			[]byte(`{"code":`), http.StatusUnprocessableEntity, []string{"detail"}},
 		{"create context over 16 MiB", http.MethodPost, "/contexts", e2b.InterpreterPort,
-			jsonString(t, e2b.CreateContextRequest{Cwd: strings.Repeat(big, 9)}),
+			jsonString(t, wire.CreateContextRequest{Cwd: strings.Repeat(big, 9)}),
 			http.StatusRequestEntityTooLarge, []string{"16 MiB"}},
 	}
 	for _, tt := range tests {

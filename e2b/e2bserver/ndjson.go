@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // KeepaliveInterval is how often /execute streams a {"type":"keepalive"} line
@@ -87,9 +87,9 @@ func newNDJSONStream(w http.ResponseWriter, cancel, onExpire func(), faults Sand
 
 // emit accepts one execution event, stamping stdout/stderr with the time, and
 // makes sure a flush follows.
-func (st *ndjsonStream) emit(ev e2b.ExecutionEvent) error {
-	if ev.Timestamp.IsZero() && (ev.Type == e2b.EventStdout || ev.Type == e2b.EventStderr) {
-		ev.Timestamp = e2b.EventTime{Time: time.Now()}
+func (st *ndjsonStream) emit(ev wire.ExecutionEvent) error {
+	if ev.Timestamp.IsZero() && (ev.Type == wire.EventStdout || ev.Type == wire.EventStderr) {
+		ev.Timestamp = wire.EventTime{Time: time.Now()}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -105,7 +105,7 @@ func (st *ndjsonStream) emit(ev e2b.ExecutionEvent) error {
 
 // appendLocked encodes ev as one pending line and applies the faults that
 // count lines. The caller holds st.mu.
-func (st *ndjsonStream) appendLocked(ev *e2b.ExecutionEvent) error {
+func (st *ndjsonStream) appendLocked(ev *wire.ExecutionEvent) error {
 	switch {
 	case st.cut:
 		return errStreamCut
@@ -181,7 +181,7 @@ func (st *ndjsonStream) writeOut(p []byte, flush bool) error {
 // sendKeepalive writes and flushes a keepalive line, then arms the next one.
 func (st *ndjsonStream) sendKeepalive(interval time.Duration) {
 	st.mu.Lock()
-	err := st.appendLocked(&e2b.ExecutionEvent{Type: e2b.EventKeepalive})
+	err := st.appendLocked(&wire.ExecutionEvent{Type: wire.EventKeepalive})
 	st.mu.Unlock()
 	if err != nil {
 		return
@@ -196,7 +196,7 @@ func (st *ndjsonStream) sendKeepalive(interval time.Duration) {
 
 // execute runs req on in with the stream's emit and takes the stream back
 // (end) when Execute returns or panics.
-func (st *ndjsonStream) execute(ctx context.Context, in Interpreter, req e2b.ExecuteRequest) error {
+func (st *ndjsonStream) execute(ctx context.Context, in Interpreter, req wire.ExecuteRequest) error {
 	defer st.end()
 	return in.Execute(ctx, req, st.emit)
 }
@@ -225,7 +225,7 @@ func (st *ndjsonStream) state() (started, cut bool) {
 // finish writes the pending lines, then last when not nil, to w after end,
 // flushing them when asked (otherwise net/http flushes them with the end of
 // the answer). With nothing to write it writes nothing, not even the status.
-func (st *ndjsonStream) finish(last *e2b.ExecutionEvent, flush bool) error {
+func (st *ndjsonStream) finish(last *wire.ExecutionEvent, flush bool) error {
 	if last != nil {
 		buf, err := appendEvent(st.buf, last)
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // flushRecorder is an http.ResponseWriter that records what each flush sent.
@@ -71,8 +71,8 @@ func (f *flushRecorder) sent() (flushes []string, unflushed string) {
 // stamp is the time stdout stamps its events with; line is how it is written.
 var stamp = time.Date(2025, 6, 1, 10, 0, 0, 123456789, time.FixedZone("CEST", 2*60*60))
 
-func stdout(text string) e2b.ExecutionEvent {
-	return e2b.ExecutionEvent{Type: e2b.EventStdout, Text: text, Timestamp: e2b.EventTime{Time: stamp}}
+func stdout(text string) wire.ExecutionEvent {
+	return wire.ExecutionEvent{Type: wire.EventStdout, Text: text, Timestamp: wire.EventTime{Time: stamp}}
 }
 
 // line is stdout(text) as E2B's interpreter writes it: the time in UTC, ISO
@@ -163,7 +163,7 @@ func TestNDJSONStreamShortAnswerIsOneWrite(t *testing.T) {
 		assert.True(t, started)
 		assert.False(t, cut)
 
-		require.NoError(t, st.finish(&e2b.ExecutionEvent{Type: e2b.EventEndOfExecution}, false))
+		require.NoError(t, st.finish(&wire.ExecutionEvent{Type: wire.EventEndOfExecution}, false))
 		synctest.Wait()
 		flushes, unflushed := w.sent()
 		assert.Empty(t, flushes, "the background flush found the stream ended")
@@ -178,10 +178,10 @@ func TestNDJSONStreamExecute(t *testing.T) {
 		w := newFlushRecorder()
 		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, KeepaliveInterval)
 		assert.PanicsWithValue(t, "interpreter bug", func() {
-			_ = st.execute(t.Context(), interpreterFunc(func(emit func(e2b.ExecutionEvent) error) error {
+			_ = st.execute(t.Context(), interpreterFunc(func(emit func(wire.ExecutionEvent) error) error {
 				_ = emit(stdout("a"))
 				panic("interpreter bug")
-			}), e2b.ExecuteRequest{})
+			}), wire.ExecuteRequest{})
 		})
 		assert.ErrorIs(t, st.emit(stdout("b")), errStreamEnded, "the stream ended with the panic")
 		time.Sleep(time.Minute)
@@ -222,15 +222,15 @@ func TestNDJSONStreamKeepalives(t *testing.T) {
 
 // interpreterFunc is an Interpreter whose Execute runs f; its other methods
 // are not used.
-type interpreterFunc func(emit func(e2b.ExecutionEvent) error) error
+type interpreterFunc func(emit func(wire.ExecutionEvent) error) error
 
-func (f interpreterFunc) Execute(_ context.Context, _ e2b.ExecuteRequest, emit func(e2b.ExecutionEvent) error) error {
+func (f interpreterFunc) Execute(_ context.Context, _ wire.ExecuteRequest, emit func(wire.ExecutionEvent) error) error {
 	return f(emit)
 }
 
-func (interpreterFunc) CreateContext(context.Context, e2b.CreateContextRequest) (e2b.ContextInfo, error) {
-	return e2b.ContextInfo{}, nil
+func (interpreterFunc) CreateContext(context.Context, wire.CreateContextRequest) (wire.ContextInfo, error) {
+	return wire.ContextInfo{}, nil
 }
-func (interpreterFunc) ListContexts(context.Context) ([]e2b.ContextInfo, error) { return nil, nil }
-func (interpreterFunc) RemoveContext(context.Context, string) error             { return nil }
-func (interpreterFunc) RestartContext(context.Context, string) error            { return nil }
+func (interpreterFunc) ListContexts(context.Context) ([]wire.ContextInfo, error) { return nil, nil }
+func (interpreterFunc) RemoveContext(context.Context, string) error              { return nil }
+func (interpreterFunc) RestartContext(context.Context, string) error             { return nil }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // Message of envd's 401 answer on a secured sandbox.
@@ -61,9 +62,9 @@ func (t *target) abortIfGone() {
 // writeProxyError answers 502 like E2B's sandbox proxy. port 0 means the sandbox
 // itself was not found.
 func writeProxyError(w http.ResponseWriter, id string, port int) {
-	body := e2b.ProxyErrorBody{SandboxID: id, Message: e2b.MessageSandboxNotFound, Code: http.StatusBadGateway}
+	body := wire.ProxyErrorBody{SandboxID: id, Message: wire.MessageSandboxNotFound, Code: http.StatusBadGateway}
 	if port != 0 {
-		body.Message = e2b.MessagePortNotOpen
+		body.Message = wire.MessagePortNotOpen
 		body.Port = port
 	}
 	writeJSON(w, http.StatusBadGateway, body)
@@ -152,7 +153,7 @@ func envdAccessAllowed(w http.ResponseWriter, r *http.Request, sb *sandbox) bool
 	if r.URL.Path == "/files" || (r.Method == http.MethodGet && r.URL.Path == "/health") {
 		return true
 	}
-	if tokenMatches(r.Header.Get(e2b.HeaderAccessToken), sb.accessToken) {
+	if tokenMatches(r.Header.Get(wire.HeaderAccessToken), sb.accessToken) {
 		return true
 	}
 	writeError(w, http.StatusUnauthorized, msgEnvdUnauthorized)

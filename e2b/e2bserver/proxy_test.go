@@ -13,6 +13,7 @@ import (
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestParseSandboxHost(t *testing.T) {
@@ -60,18 +61,18 @@ func TestRouting(t *testing.T) {
 	})
 	t.Run("other port is not open", func(t *testing.T) {
 		resp := e.sandbox(sb.SandboxID, 8080, http.MethodGet, "/", nil)
-		assert.Equal(t, e2b.ProxyErrorBody{SandboxID: sb.SandboxID, Message: e2b.MessagePortNotOpen, Port: 8080, Code: 502}, proxyError(t, resp))
+		assert.Equal(t, wire.ProxyErrorBody{SandboxID: sb.SandboxID, Message: wire.MessagePortNotOpen, Port: 8080, Code: 502}, proxyError(t, resp))
 	})
 	t.Run("bad port header", func(t *testing.T) {
 		req := newRequest(t, http.MethodGet, baseURL+"/health", nil)
-		req.Header.Set(e2b.HeaderSandboxID, sb.SandboxID)
-		req.Header.Set(e2b.HeaderSandboxPort, "nope")
+		req.Header.Set(wire.HeaderSandboxID, sb.SandboxID)
+		req.Header.Set(wire.HeaderSandboxPort, "nope")
 		assert.Equal(t, http.StatusBadRequest, e.do(req).StatusCode)
 	})
 	t.Run("sandbox traffic needs no API key", func(t *testing.T) {
 		req := newRequest(t, http.MethodGet, baseURL+"/health", nil)
-		req.Header.Set(e2b.HeaderSandboxID, sb.SandboxID)
-		req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
+		req.Header.Set(wire.HeaderSandboxID, sb.SandboxID)
+		req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
 		assert.Equal(t, http.StatusNoContent, e.do(req).StatusCode)
 	})
 }
@@ -86,15 +87,15 @@ func TestPortNotOpenForADuration(t *testing.T) {
 		assert.Equal(t, "mlmin0000000000000000", sb.TemplateID)
 
 		time.Sleep(30*time.Second - time.Millisecond)
-		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "1"})
+		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "1"})
 		require.Equal(t, http.StatusBadGateway, resp.StatusCode)
 		assert.JSONEq(t, `{"sandboxId":"`+sb.SandboxID+`","message":"The sandbox is running but port is not open","port":49999,"code":502}`, readBody(t, resp))
 		assert.Equal(t, http.StatusNoContent, e.sandbox(sb.SandboxID, e2b.EnvdPort, http.MethodGet, "/health", nil).StatusCode, "envd is up meanwhile")
 
 		time.Sleep(time.Millisecond)
 		assert.Equal(t, http.StatusOK, e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil).StatusCode)
-		events := e.execute(sb.SandboxID, e2b.ExecuteRequest{Code: "1"})
-		assert.Equal(t, []string{e2b.EventNumberOfExecutions, e2b.EventEndOfExecution}, eventTypes(events))
+		events := e.execute(sb.SandboxID, wire.ExecuteRequest{Code: "1"})
+		assert.Equal(t, []string{wire.EventNumberOfExecutions, wire.EventEndOfExecution}, eventTypes(events))
 	})
 }
 
@@ -106,7 +107,7 @@ func TestPortNeverOpen(t *testing.T) {
 			for range 3 {
 				resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil)
 				body := proxyError(t, resp)
-				assert.Equal(t, e2b.MessagePortNotOpen, body.Message, tmpl)
+				assert.Equal(t, wire.MessagePortNotOpen, body.Message, tmpl)
 				assert.Equal(t, e2b.InterpreterPort, body.Port)
 				time.Sleep(20 * time.Minute)
 			}
@@ -140,7 +141,7 @@ func TestSecureSandbox(t *testing.T) {
 	token := sb.EnvdAccessToken
 	id := sb.SandboxID
 
-	d := decodeJSON[e2b.SandboxDetail](t, e.api(http.MethodGet, "/sandboxes/"+id, nil))
+	d := decodeJSON[wire.SandboxDetail](t, e.api(http.MethodGet, "/sandboxes/"+id, nil))
 	assert.Equal(t, token, d.EnvdAccessToken)
 
 	t.Run("health is open", func(t *testing.T) {
@@ -148,8 +149,8 @@ func TestSecureSandbox(t *testing.T) {
 		assert.Equal(t, http.StatusOK, e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/health", nil).StatusCode)
 	})
 	t.Run("interpreter does not check the token", func(t *testing.T) {
-		for _, hdr := range [][]string{nil, {e2b.HeaderAccessToken, token}, {e2b.HeaderAccessToken, "wrong"}} {
-			resp := e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "1"}, hdr...)
+		for _, hdr := range [][]string{nil, {wire.HeaderAccessToken, token}, {wire.HeaderAccessToken, "wrong"}} {
+			resp := e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "1"}, hdr...)
 			assert.Equal(t, http.StatusOK, resp.StatusCode, hdr)
 			assert.Equal(t, http.StatusOK, e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/contexts", nil, hdr...).StatusCode, hdr)
 		}
@@ -161,9 +162,9 @@ func TestSecureSandbox(t *testing.T) {
 
 		resp := e.sandbox(id, e2b.EnvdPort, http.MethodPost, "/filesystem.Filesystem/Stat", map[string]string{"path": "/"})
 		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-		assert.Equal(t, e2b.ErrorBody{Code: 401, Message: msgEnvdUnauthorized}, decodeJSON[e2b.ErrorBody](t, resp))
+		assert.Equal(t, wire.ErrorBody{Code: 401, Message: msgEnvdUnauthorized}, decodeJSON[wire.ErrorBody](t, resp))
 
-		_, fsYes := e.envdClients(id, false, http.Header{e2b.HeaderAccessToken: {token}})
+		_, fsYes := e.envdClients(id, false, http.Header{wire.HeaderAccessToken: {token}})
 		res, err := fsYes.Stat(t.Context(), connect.NewRequest(&filesystem.StatRequest{Path: "/home/user"}))
 		require.NoError(t, err)
 		assert.Equal(t, filesystem.FileType_FILE_TYPE_DIRECTORY, res.Msg.GetEntry().GetType())
@@ -183,11 +184,11 @@ func TestSecureSandbox(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				var hdr []string
 				if tt.token != "" {
-					hdr = []string{e2b.HeaderAccessToken, tt.token}
+					hdr = []string{wire.HeaderAccessToken, tt.token}
 				}
 				resp := e.sandbox(id, e2b.EnvdPort, http.MethodGet, "/files?path=missing"+tt.query, nil, hdr...)
 				assert.Equal(t, tt.want, resp.StatusCode)
-				assert.Equal(t, e2b.ErrorBody{Code: tt.want, Message: tt.msg}, decodeJSON[e2b.ErrorBody](t, resp))
+				assert.Equal(t, wire.ErrorBody{Code: tt.want, Message: tt.msg}, decodeJSON[wire.ErrorBody](t, resp))
 			})
 		}
 	})

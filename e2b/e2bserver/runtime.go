@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // Runtime decides how the sandboxes of a Server run code. The Server owns the
@@ -101,13 +101,13 @@ type Interpreter interface {
 	// Execute must stop and return that error. A non-nil return after some
 	// output ends the stream without end_of_execution (the connection is
 	// aborted), as a crashed interpreter would.
-	Execute(ctx context.Context, req e2b.ExecuteRequest, emit func(e2b.ExecutionEvent) error) error
+	Execute(ctx context.Context, req wire.ExecuteRequest, emit func(wire.ExecutionEvent) error) error
 
 	// CreateContext starts a new execution context (a kernel with its own
 	// state). An empty Language means python; an empty Cwd means /home/user.
-	CreateContext(ctx context.Context, req e2b.CreateContextRequest) (e2b.ContextInfo, error)
+	CreateContext(ctx context.Context, req wire.CreateContextRequest) (wire.ContextInfo, error)
 	// ListContexts lists the live contexts, default ones included.
-	ListContexts(ctx context.Context) ([]e2b.ContextInfo, error)
+	ListContexts(ctx context.Context) ([]wire.ContextInfo, error)
 	// RemoveContext removes a context (fs.ErrNotExist when unknown).
 	RemoveContext(ctx context.Context, id string) error
 	// RestartContext clears a context's state and execution count

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // Resources every sandbox reports (E2B's defaults for its public templates).
@@ -30,7 +30,7 @@ type sandbox struct {
 
 	// guarded by Server.mu
 	autoPause         bool
-	state             e2b.SandboxState
+	state             wire.SandboxState
 	endAt             time.Time
 	timer             *time.Timer
 	gen               uint64             // incremented whenever timer is replaced
@@ -58,8 +58,8 @@ func (sb *sandbox) interpreterOpenLocked(now time.Time) bool {
 
 // created is the control plane's "Sandbox" answer for sb. Domain is null, as
 // E2B sends for its own domain.
-func (s *Server) created(sb *sandbox) e2b.SandboxCreated {
-	return e2b.SandboxCreated{
+func (s *Server) created(sb *sandbox) wire.SandboxCreated {
+	return wire.SandboxCreated{
 		TemplateID:      sb.template.ID,
 		SandboxID:       sb.id,
 		Alias:           sb.template.Alias,
@@ -70,8 +70,8 @@ func (s *Server) created(sb *sandbox) e2b.SandboxCreated {
 }
 
 // detailLocked describes sb for GET /sandboxes/{id}. The caller holds Server.mu.
-func (s *Server) detailLocked(sb *sandbox) e2b.SandboxDetail {
-	return e2b.SandboxDetail{
+func (s *Server) detailLocked(sb *sandbox) wire.SandboxDetail {
+	return wire.SandboxDetail{
 		TemplateID:          sb.template.ID,
 		Alias:               sb.template.Alias,
 		SandboxID:           sb.id,
@@ -92,13 +92,13 @@ func (s *Server) detailLocked(sb *sandbox) e2b.SandboxDetail {
 // Sandboxes describes the sandboxes the Server holds (running and paused),
 // oldest first. Killed and expired sandboxes are gone from it: a test can
 // assert that nothing leaked with len(s.Sandboxes()) == 0.
-func (s *Server) Sandboxes() []e2b.SandboxDetail {
+func (s *Server) Sandboxes() []wire.SandboxDetail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sbs := slices.SortedFunc(maps.Values(s.sandboxes), func(a, b *sandbox) int {
 		return compareUint(a.seq, b.seq)
 	})
-	out := make([]e2b.SandboxDetail, 0, len(sbs))
+	out := make([]wire.SandboxDetail, 0, len(sbs))
 	for _, sb := range sbs {
 		out = append(out, s.detailLocked(sb))
 	}
@@ -121,7 +121,7 @@ func compareUint(a, b uint64) int {
 func (s *Server) Expire(sandboxID string) bool {
 	s.mu.Lock()
 	sb, ok := s.sandboxes[sandboxID]
-	if !ok || sb.state != e2b.StateRunning || s.closed {
+	if !ok || sb.state != wire.StateRunning || s.closed {
 		s.mu.Unlock()
 		return false
 	}
@@ -155,7 +155,7 @@ func (sb *sandbox) stopTimerLocked() {
 // onTimeout runs when sb's timer fires.
 func (s *Server) onTimeout(sb *sandbox, gen uint64) {
 	s.mu.Lock()
-	if s.closed || sb.gen != gen || s.sandboxes[sb.id] != sb || sb.state != e2b.StateRunning {
+	if s.closed || sb.gen != gen || s.sandboxes[sb.id] != sb || sb.state != wire.StateRunning {
 		s.mu.Unlock()
 		return
 	}
@@ -185,7 +185,7 @@ func (s *Server) expireLocked(sb *sandbox) {
 // background so the runtime's own locks cannot deadlock.
 func (s *Server) expireSoon(sb *sandbox) {
 	s.mu.Lock()
-	if s.closed || s.sandboxes[sb.id] != sb || sb.state != e2b.StateRunning {
+	if s.closed || s.sandboxes[sb.id] != sb || sb.state != wire.StateRunning {
 		s.mu.Unlock()
 		return
 	}
@@ -224,7 +224,7 @@ func (s *Server) removeLocked(sb *sandbox) {
 // pauseLocked marks sb paused, disarms its timer and cuts its traffic. The
 // caller holds Server.mu.
 func (s *Server) pauseLocked(sb *sandbox) {
-	sb.state = e2b.StatePaused
+	sb.state = wire.StatePaused
 	sb.stopTimerLocked()
 	sb.endAt = time.Now()
 	sb.cancel()
@@ -232,7 +232,7 @@ func (s *Server) pauseLocked(sb *sandbox) {
 
 // resumeLocked marks sb running again for timeout. The caller holds Server.mu.
 func (s *Server) resumeLocked(sb *sandbox, timeout time.Duration) {
-	sb.state = e2b.StateRunning
+	sb.state = wire.StateRunning
 	sb.ctx, sb.cancel = context.WithCancel(context.Background())
 	s.armTimerLocked(sb, timeout, time.Now())
 }
@@ -242,7 +242,7 @@ func (s *Server) liveSandbox(id string) (*sandbox, context.Context, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sb, ok := s.sandboxes[id]
-	if !ok || sb.state != e2b.StateRunning {
+	if !ok || sb.state != wire.StateRunning {
 		return nil, nil, false
 	}
 	return sb, sb.ctx, true

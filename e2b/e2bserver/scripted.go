@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // ScriptedRuntime is a Runtime for tests: executions and commands are answered
@@ -112,33 +113,33 @@ type Cell struct {
 	Files *FileStore
 
 	ctx  context.Context
-	emit func(e2b.ExecutionEvent) error
+	emit func(wire.ExecutionEvent) error
 }
 
 // Stdout prints text on the cell's stdout.
 func (c *Cell) Stdout(text string) error {
-	return c.emit(e2b.ExecutionEvent{Type: e2b.EventStdout, Text: text})
+	return c.emit(wire.ExecutionEvent{Type: wire.EventStdout, Text: text})
 }
 
 // Stderr prints text on the cell's stderr.
 func (c *Cell) Stderr(text string) error {
-	return c.emit(e2b.ExecutionEvent{Type: e2b.EventStderr, Text: text})
+	return c.emit(wire.ExecutionEvent{Type: wire.EventStderr, Text: text})
 }
 
 // Result reports the cell's main result with text as its text/plain form.
 func (c *Cell) Result(text string) error {
-	return c.emit(e2b.ExecutionEvent{Type: e2b.EventResult, Text: text, IsMainResult: true})
+	return c.emit(wire.ExecutionEvent{Type: wire.EventResult, Text: text, IsMainResult: true})
 }
 
 // Raise reports that the code raised an error. The cell should then return
 // nil: an error raised by the code is a result, not a failure of the
 // interpreter.
 func (c *Cell) Raise(name, value, traceback string) error {
-	return c.emit(e2b.ExecutionEvent{Type: e2b.EventError, Name: name, Value: value, Traceback: traceback})
+	return c.emit(wire.ExecutionEvent{Type: wire.EventError, Name: name, Value: value, Traceback: traceback})
 }
 
 // Emit sends any event (a rich result with PNG or chart data, for instance).
-func (c *Cell) Emit(ev e2b.ExecutionEvent) error { return c.emit(ev) }
+func (c *Cell) Emit(ev wire.ExecutionEvent) error { return c.emit(ev) }
 
 // Sleep waits d, or until the execution is cancelled (returning its error).
 func (c *Cell) Sleep(d time.Duration) error { return sleepCtx(c.ctx, d) }
@@ -247,7 +248,7 @@ type scriptedInstance struct {
 
 // kernel is an execution context.
 type kernel struct {
-	info  e2b.ContextInfo
+	info  wire.ContextInfo
 	count int            // executions so far
 	state map[string]any // Cell.State
 	busy  chanLock       // one execution at a time
@@ -281,7 +282,7 @@ func normalizeLanguage(lang string) string {
 func (in *scriptedInstance) newKernelLocked(lang, cwd string) *kernel {
 	id := fmt.Sprintf("%s-%s-%s-%s-%s", randomToken(4), randomToken(2), randomToken(2), randomToken(2), randomToken(6))
 	k := &kernel{
-		info:  e2b.ContextInfo{ID: id, Language: lang, Cwd: cwd},
+		info:  wire.ContextInfo{ID: id, Language: lang, Cwd: cwd},
 		state: make(map[string]any),
 		busy:  newChanLock(),
 	}
@@ -309,7 +310,7 @@ func (in *scriptedInstance) Close() error {
 	return nil
 }
 
-func (in *scriptedInstance) Execute(ctx context.Context, req e2b.ExecuteRequest, emit func(e2b.ExecutionEvent) error) error {
+func (in *scriptedInstance) Execute(ctx context.Context, req wire.ExecuteRequest, emit func(wire.ExecutionEvent) error) error {
 	ctx, cancel := in.bound(ctx)
 	defer cancel()
 
@@ -359,7 +360,7 @@ func (in *scriptedInstance) Execute(ctx context.Context, req e2b.ExecuteRequest,
 	}
 	in.mu.Unlock()
 
-	if err := emit(e2b.ExecutionEvent{Type: e2b.EventNumberOfExecutions, ExecutionCount: cell.ExecutionCount}); err != nil {
+	if err := emit(wire.ExecutionEvent{Type: wire.EventNumberOfExecutions, ExecutionCount: cell.ExecutionCount}); err != nil {
 		return err
 	}
 	if reply, ok := in.rt.Replies[req.Code]; ok {
@@ -410,11 +411,11 @@ func overlay(base, top map[string]string) map[string]string {
 	return out
 }
 
-func (in *scriptedInstance) CreateContext(_ context.Context, req e2b.CreateContextRequest) (e2b.ContextInfo, error) {
+func (in *scriptedInstance) CreateContext(_ context.Context, req wire.CreateContextRequest) (wire.ContextInfo, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
-		return e2b.ContextInfo{}, errInstanceClosed
+		return wire.ContextInfo{}, errInstanceClosed
 	}
 	cwd := req.Cwd
 	if cwd == "" {
@@ -423,13 +424,13 @@ func (in *scriptedInstance) CreateContext(_ context.Context, req e2b.CreateConte
 	return in.newKernelLocked(normalizeLanguage(req.Language), cwd).info, nil
 }
 
-func (in *scriptedInstance) ListContexts(context.Context) ([]e2b.ContextInfo, error) {
+func (in *scriptedInstance) ListContexts(context.Context) ([]wire.ContextInfo, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
 		return nil, errInstanceClosed
 	}
-	out := make([]e2b.ContextInfo, 0, len(in.order))
+	out := make([]wire.ContextInfo, 0, len(in.order))
 	for _, id := range in.order {
 		out = append(out, in.kernels[id].info)
 	}

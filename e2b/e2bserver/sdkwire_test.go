@@ -24,6 +24,7 @@ import (
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/internal/envd/process"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // These tests pin what E2B's official JS SDK does on the wire (see
@@ -46,7 +47,7 @@ func TestV2CreateIsAlwaysSecured(t *testing.T) {
 			e := newEnv(t)
 			resp := e.api(http.MethodPost, tt.path, tt.body)
 			requireStatus(t, http.StatusCreated, resp)
-			sb := decodeJSON[e2b.SandboxCreated](t, resp)
+			sb := decodeJSON[wire.SandboxCreated](t, resp)
 			stat := func(hdr ...string) *http.Response {
 				return e.sandbox(sb.SandboxID, e2b.EnvdPort, http.MethodPost, "/filesystem.Filesystem/Stat", map[string]string{"path": "/"}, hdr...)
 			}
@@ -60,15 +61,15 @@ func TestV2CreateIsAlwaysSecured(t *testing.T) {
 			}
 			require.Regexp(t, `^[0-9a-f]{32}$`, sb.EnvdAccessToken)
 			assert.Equal(t, http.StatusUnauthorized, stat().StatusCode)
-			assert.Equal(t, http.StatusUnauthorized, stat(e2b.HeaderAccessToken, "wrong").StatusCode)
+			assert.Equal(t, http.StatusUnauthorized, stat(wire.HeaderAccessToken, "wrong").StatusCode)
 			assert.Equal(t, http.StatusUnauthorized, files().StatusCode)
-			assert.Equal(t, http.StatusOK, stat(e2b.HeaderAccessToken, sb.EnvdAccessToken).StatusCode)
-			assert.Equal(t, http.StatusBadRequest, files(e2b.HeaderAccessToken, sb.EnvdAccessToken).StatusCode, "past the check: /tmp is a directory")
+			assert.Equal(t, http.StatusOK, stat(wire.HeaderAccessToken, sb.EnvdAccessToken).StatusCode)
+			assert.Equal(t, http.StatusBadRequest, files(wire.HeaderAccessToken, sb.EnvdAccessToken).StatusCode, "past the check: /tmp is a directory")
 
 			// Connect hands the same token back, as the SDK needs it for a resumed handle.
 			resp = e.api(http.MethodPost, "/v2/sandboxes/"+sb.SandboxID+"/connect", map[string]any{"timeout": 60})
 			requireStatus(t, http.StatusOK, resp)
-			assert.Equal(t, sb.EnvdAccessToken, decodeJSON[e2b.SandboxCreated](t, resp).EnvdAccessToken)
+			assert.Equal(t, sb.EnvdAccessToken, decodeJSON[wire.SandboxCreated](t, resp).EnvdAccessToken)
 		})
 	}
 }
@@ -77,22 +78,22 @@ func TestInterpreterContextsNeedNoAccessToken(t *testing.T) {
 	e := newEnv(t)
 	resp := e.api(http.MethodPost, "/v2/sandboxes", map[string]any{"templateID": "code-interpreter-v1"})
 	requireStatus(t, http.StatusCreated, resp)
-	sb := decodeJSON[e2b.SandboxCreated](t, resp)
+	sb := decodeJSON[wire.SandboxCreated](t, resp)
 	require.NotEmpty(t, sb.EnvdAccessToken)
 	id := sb.SandboxID
 
 	// Exactly what the SDK sends: Content-Type on every call, no token.
 	resp = e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/contexts", map[string]any{})
 	requireStatus(t, http.StatusOK, resp)
-	created := decodeJSON[e2b.ContextInfo](t, resp)
+	created := decodeJSON[wire.ContextInfo](t, resp)
 	require.NotEmpty(t, created.ID)
 	resp = e.sandbox(id, e2b.InterpreterPort, http.MethodGet, "/contexts", nil)
 	requireStatus(t, http.StatusOK, resp)
-	assert.Len(t, decodeJSON[[]e2b.ContextInfo](t, resp), 3, "python, javascript and the new one")
+	assert.Len(t, decodeJSON[[]wire.ContextInfo](t, resp), 3, "python, javascript and the new one")
 	assert.Equal(t, http.StatusOK, e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/contexts/"+created.ID+"/restart", nil).StatusCode)
 	assert.Equal(t, http.StatusOK, e.sandbox(id, e2b.InterpreterPort, http.MethodDelete, "/contexts/"+created.ID, nil).StatusCode)
 	// /execute carries the token from the SDK; the interpreter does not need it.
-	assert.Equal(t, http.StatusOK, e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "1"}, e2b.HeaderAccessToken, sb.EnvdAccessToken).StatusCode)
+	assert.Equal(t, http.StatusOK, e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "1"}, wire.HeaderAccessToken, sb.EnvdAccessToken).StatusCode)
 	// envd still checks it.
 	assert.Equal(t, http.StatusUnauthorized, e.sandbox(id, e2b.EnvdPort, http.MethodPost, "/process.Process/List", map[string]any{}).StatusCode)
 }
@@ -165,7 +166,7 @@ func TestMetadataFilterIsUnescapedLikeE2B(t *testing.T) {
 			resp := e.api(http.MethodGet, "/v2/sandboxes?"+tt.query, nil)
 			requireStatus(t, http.StatusOK, resp)
 			var got []string
-			for _, d := range decodeJSON[[]e2b.SandboxDetail](t, resp) {
+			for _, d := range decodeJSON[[]wire.SandboxDetail](t, resp) {
 				got = append(got, d.SandboxID)
 			}
 			assert.Equal(t, tt.want, got)
@@ -197,10 +198,10 @@ func TestUploadWithoutPathKeepsTheFullFileName(t *testing.T) {
 
 	resp := e.upload(id, "", mw.FormDataContentType(), body.Bytes())
 	requireStatus(t, http.StatusOK, resp)
-	assert.Equal(t, []e2b.FileEntry{
+	assert.Equal(t, []wire.FileEntry{
 		{Name: "a.txt", Type: "file", Path: "/home/user/tta-conformance/sub/a.txt"},
 		{Name: "b.txt", Type: "file", Path: "/tmp/abs dir/b.txt"},
-	}, decodeJSON[[]e2b.FileEntry](t, resp))
+	}, decodeJSON[[]wire.FileEntry](t, resp))
 	assert.Equal(t, "A", readBody(t, e.sandbox(id, e2b.EnvdPort, http.MethodGet, "/files?path=tta-conformance/sub/a.txt", nil)))
 	assert.Equal(t, "B", readBody(t, e.sandbox(id, e2b.EnvdPort, http.MethodGet, "/files?path="+url.QueryEscape("/tmp/abs dir/b.txt"), nil)))
 }
@@ -253,8 +254,8 @@ func TestProcessStreamFramesAreNeverCompressed(t *testing.T) {
 			if offer != "" {
 				req.Header.Set("Connect-Accept-Encoding", offer)
 			}
-			req.Header.Set(e2b.HeaderSandboxID, id)
-			req.Header.Set(e2b.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
+			req.Header.Set(wire.HeaderSandboxID, id)
+			req.Header.Set(wire.HeaderSandboxPort, strconv.Itoa(e2b.EnvdPort))
 			resp := e.do(req)
 			requireStatus(t, http.StatusOK, resp)
 			assert.Equal(t, "application/connect+json", resp.Header.Get("Content-Type"))
@@ -329,14 +330,14 @@ func TestExecuteNeverWritesBlankLines(t *testing.T) {
 			if err := c.Sleep(12 * time.Second); err != nil { // keepalives
 				return err
 			}
-			if err := c.Emit(e2b.ExecutionEvent{Type: e2b.EventResult, Text: "\n", HTML: "<p>\n\n</p>", IsMainResult: true}); err != nil {
+			if err := c.Emit(wire.ExecutionEvent{Type: wire.EventResult, Text: "\n", HTML: "<p>\n\n</p>", IsMainResult: true}); err != nil {
 				return err
 			}
 			return c.Raise("ValueError", "bad\n\nvalue", "Traceback\n\n  line 1\n")
 		}}
 		e := newEnv(t, WithRuntime(rt))
 		id := e.create(map[string]any{"templateID": "code-interpreter-v1"}).SandboxID
-		resp := e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/execute", e2b.ExecuteRequest{Code: "x"})
+		resp := e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "x"})
 		requireStatus(t, http.StatusOK, resp)
 		raw := readBody(t, resp)
 		require.True(t, strings.HasSuffix(raw, "\n"), "every line ends with a newline")
@@ -354,11 +355,11 @@ func TestDoubleSlashSandboxPathIsServed(t *testing.T) {
 	e := newEnv(t)
 	id := e.create(map[string]any{"templateID": "code-interpreter-v1"}).SandboxID
 	// What @e2b/code-interpreter requests when E2B_SANDBOX_URL ends in "/".
-	resp := e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "//execute", e2b.ExecuteRequest{Code: "1"})
+	resp := e.sandbox(id, e2b.InterpreterPort, http.MethodPost, "//execute", wire.ExecuteRequest{Code: "1"})
 	requireStatus(t, http.StatusOK, resp)
 	events, err := readEvents(resp.Body)
 	require.NoError(t, err)
-	assert.Equal(t, []string{e2b.EventNumberOfExecutions, e2b.EventEndOfExecution}, eventTypes(events))
+	assert.Equal(t, []string{wire.EventNumberOfExecutions, wire.EventEndOfExecution}, eventTypes(events))
 	assert.Equal(t, 1, e.srv.Calls(OpExecute), "classified as an execution")
 	assert.Equal(t, http.StatusNoContent, e.sandbox(id, e2b.EnvdPort, http.MethodGet, "//health", nil).StatusCode)
 }
@@ -371,7 +372,7 @@ func TestConnectWithoutTimeout(t *testing.T) {
 		// The SDK sends {} when the caller names no timeout.
 		resp := e.api(http.MethodPost, "/v2/sandboxes/"+id+"/connect", map[string]any{})
 		requireStatus(t, http.StatusOK, resp)
-		assert.Equal(t, id, decodeJSON[e2b.SandboxCreated](t, resp).SandboxID)
+		assert.Equal(t, id, decodeJSON[wire.SandboxCreated](t, resp).SandboxID)
 		assert.Equal(t, 100*time.Second, time.Until(e.srv.Sandboxes()[0].EndAt), "a running sandbox keeps its end time")
 
 		requireStatus(t, http.StatusNoContent, e.api(http.MethodPost, "/sandboxes/"+id+"/pause", nil))

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // DefaultEnvdVersion is the envdVersion sandboxes report unless WithEnvdVersion
@@ -119,11 +119,11 @@ func (s *Server) resolveTemplate(ref string) (Template, bool) {
 // or by a <port>-<sandboxID>.<domain> Host) to the sandbox's ports and
 // everything else to the control plane.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if id := r.Header.Get(e2b.HeaderSandboxID); id != "" {
-		port, err := strconv.Atoi(r.Header.Get(e2b.HeaderSandboxPort))
+	if id := r.Header.Get(wire.HeaderSandboxID); id != "" {
+		port, err := strconv.Atoi(r.Header.Get(wire.HeaderSandboxPort))
 		if err != nil || port <= 0 || port > 65535 {
-			writeJSON(w, http.StatusBadRequest, e2b.ErrorBody{Code: http.StatusBadRequest,
-				Message: "invalid or missing " + e2b.HeaderSandboxPort + " header"})
+			writeJSON(w, http.StatusBadRequest, wire.ErrorBody{Code: http.StatusBadRequest,
+				Message: "invalid or missing " + wire.HeaderSandboxPort + " header"})
 			return
 		}
 		s.serveSandbox(w, r, id, port)
@@ -217,7 +217,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError answers status with E2B's {"code","message"} body.
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, e2b.ErrorBody{Code: status, Message: msg})
+	writeJSON(w, status, wire.ErrorBody{Code: status, Message: msg})
 }
 
 // randomID returns n random characters from [0-9a-z].

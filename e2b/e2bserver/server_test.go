@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestNewOptionErrors(t *testing.T) {
@@ -60,7 +61,7 @@ func TestRuntimeStartFailure(t *testing.T) {
 	e := newEnv(t, WithRuntime(failingRuntime{}))
 	resp := e.api(http.MethodPost, "/sandboxes", map[string]any{"templateID": "base"})
 	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
-	assert.Equal(t, e2b.ErrorBody{Code: 500, Message: "Failed to create sandbox: no capacity"}, decodeJSON[e2b.ErrorBody](t, resp))
+	assert.Equal(t, wire.ErrorBody{Code: 500, Message: "Failed to create sandbox: no capacity"}, decodeJSON[wire.ErrorBody](t, resp))
 	assert.Empty(t, e.srv.Sandboxes())
 }
 
@@ -71,7 +72,7 @@ func TestCloseKillsEverything(t *testing.T) {
 		require.NoError(t, err)
 		hc := srv.InMemoryClient()
 		e := &testEnv{t: t, srv: srv, hc: hc, key: "e2b_1"}
-		sbs := []e2b.SandboxCreated{
+		sbs := []wire.SandboxCreated{
 			e.create(map[string]any{"templateID": "code-interpreter-v1", "timeout": 60}),
 			e.create(map[string]any{"templateID": "base", "timeout": 60}),
 		}
@@ -80,9 +81,9 @@ func TestCloseKillsEverything(t *testing.T) {
 		// An execution in flight is cut when the server closes.
 		result := make(chan error, 1)
 		go func() {
-			req := newRequest(t, http.MethodPost, baseURL+"/execute", e2b.ExecuteRequest{Code: "long"})
-			req.Header.Set(e2b.HeaderSandboxID, sbs[0].SandboxID)
-			req.Header.Set(e2b.HeaderSandboxPort, "49999")
+			req := newRequest(t, http.MethodPost, baseURL+"/execute", wire.ExecuteRequest{Code: "long"})
+			req.Header.Set(wire.HeaderSandboxID, sbs[0].SandboxID)
+			req.Header.Set(wire.HeaderSandboxPort, "49999")
 			resp, err := hc.Do(req)
 			if err == nil {
 				_, err = readEvents(resp.Body)
@@ -104,7 +105,7 @@ func TestCloseKillsEverything(t *testing.T) {
 		// The handler still answers directly: creates are refused, sandboxes are gone.
 		rec := &recorder{header: http.Header{}}
 		req := newRequest(t, http.MethodPost, baseURL+"/sandboxes", map[string]any{"templateID": "base"})
-		req.Header.Set(e2b.HeaderAPIKey, "e2b_1")
+		req.Header.Set(wire.HeaderAPIKey, "e2b_1")
 		srv.ServeHTTP(rec, req)
 		assert.Equal(t, http.StatusServiceUnavailable, rec.status)
 		time.Sleep(2 * time.Minute) // no timer fires after Close
@@ -133,7 +134,7 @@ func TestCalls(t *testing.T) {
 	e := newEnv(t)
 	sb := e.create(map[string]any{"templateID": "code-interpreter-v1"})
 	e.api(http.MethodGet, "/sandboxes/"+sb.SandboxID, nil)
-	e.execute(sb.SandboxID, e2b.ExecuteRequest{Code: "1"})
+	e.execute(sb.SandboxID, wire.ExecuteRequest{Code: "1"})
 	e.sandbox(sb.SandboxID, e2b.EnvdPort, http.MethodGet, "/files?path=x", nil)
 	for op, want := range map[Op]int{OpCreate: 1, OpGet: 1, OpExecute: 1, OpFiles: 1, OpKill: 0} {
 		assert.Equal(t, want, e.srv.Calls(op), op)

@@ -15,6 +15,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2btest"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // These tests drive every endpoint of package e2b's client against the
@@ -278,8 +279,8 @@ func TestHealth(t *testing.T) {
 
 func TestRunCodeCallbacksSeeEveryEventInOrder(t *testing.T) {
 	png := strings.Repeat("iVBORw0KGgo", 100)
-	display := e2b.ExecutionEvent{
-		Type: e2b.EventResult, Text: "<Figure>", HTML: "<b>x</b>", Markdown: "**x**", SVG: "<svg/>",
+	display := wire.ExecutionEvent{
+		Type: wire.EventResult, Text: "<Figure>", HTML: "<b>x</b>", Markdown: "**x**", SVG: "<svg/>",
 		PNG: png, JPEG: "/9j/", PDF: "JVBERi0=", LaTeX: "$x$", JSON: map[string]any{"a": 1.0},
 		JavaScript: "alert(1)", Data: map[string]any{"rows": 2.0}, Chart: map[string]any{"type": "bar"},
 		Extra: map[string]any{"application/x-custom": "y"},

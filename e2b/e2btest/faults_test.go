@@ -19,6 +19,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2btest"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // These tests inject every fault the server offers and check the error the
@@ -124,7 +125,7 @@ func TestPortNotOpenForever(t *testing.T) {
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, e2b.InterpreterPort, apiErr.Port)
 			assert.Equal(t, sbx.ID(), apiErr.SandboxID)
-			assert.Equal(t, e2b.MessagePortNotOpen, apiErr.Message)
+			assert.Equal(t, wire.MessagePortNotOpen, apiErr.Message)
 			time.Sleep(10 * time.Minute)
 		}
 		require.NoError(t, sbx.EnvdHealth(ctx), "envd is up all along")
@@ -345,7 +346,7 @@ func TestLargeNDJSONLine(t *testing.T) {
 		if err := c.Stdout("before\n"); err != nil {
 			return err
 		}
-		if err := c.Emit(e2b.ExecutionEvent{Type: e2b.EventResult, PNG: png, Text: "<Figure>", IsMainResult: true}); err != nil {
+		if err := c.Emit(wire.ExecutionEvent{Type: wire.EventResult, PNG: png, Text: "<Figure>", IsMainResult: true}); err != nil {
 			return err
 		}
 		return c.Stdout("after\n")

@@ -17,6 +17,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2btest"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // recordingTransport records where each request went and with which routing
@@ -34,12 +35,12 @@ type recordingTransport struct {
 func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt.mu.Lock()
 	rt.seen = append(rt.seen, fmt.Sprintf("%s %s id=%s port=%s", req.URL.Host, req.URL.Path,
-		req.Header.Get(e2b.HeaderSandboxID), req.Header.Get(e2b.HeaderSandboxPort)))
+		req.Header.Get(wire.HeaderSandboxID), req.Header.Get(wire.HeaderSandboxPort)))
 	rt.mu.Unlock()
-	if rt.stripRouting && req.Header.Get(e2b.HeaderSandboxID) != "" {
+	if rt.stripRouting && req.Header.Get(wire.HeaderSandboxID) != "" {
 		req = req.Clone(req.Context())
-		req.Header.Del(e2b.HeaderSandboxID)
-		req.Header.Del(e2b.HeaderSandboxPort)
+		req.Header.Del(wire.HeaderSandboxID)
+		req.Header.Del(wire.HeaderSandboxPort)
 	}
 	return rt.next.RoundTrip(req)
 }

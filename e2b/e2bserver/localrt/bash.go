@@ -11,13 +11,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // runBash runs code in a fresh bash -c in the kernel's directory, streaming
 // its output. The shell's process group is killed when it exits: background
 // jobs end with the execution. A non-zero exit is an "ExitError" event.
-func (k *Kernel) runBash(ctx context.Context, code string, env map[string]string, emit func(e2b.ExecutionEvent) error) error {
+func (k *Kernel) runBash(ctx context.Context, code string, env map[string]string, emit func(wire.ExecutionEvent) error) error {
 	spec := k.spec
 	spec.argv = []string{k.spec.argv[0], "-c", code}
 	spec.env = mergeEnv(k.spec.env, env)
@@ -44,11 +44,11 @@ func (k *Kernel) runBash(ctx context.Context, code string, env map[string]string
 			return nil
 		},
 		output: func(stdout bool, data []byte) error {
-			typ := e2b.EventStderr
+			typ := wire.EventStderr
 			if stdout {
-				typ = e2b.EventStdout
+				typ = wire.EventStdout
 			}
-			err := emit(e2b.ExecutionEvent{Type: typ, Text: string(data), Timestamp: e2b.EventTime{Time: time.Now()}})
+			err := emit(wire.ExecutionEvent{Type: typ, Text: string(data), Timestamp: wire.EventTime{Time: time.Now()}})
 			if err != nil && ctx.Err() == nil {
 				emitErr = err
 				return err
@@ -80,9 +80,9 @@ func (k *Kernel) runBash(ctx context.Context, code string, env map[string]string
 }
 
 // exitEvent describes a shell that did not exit 0 as an "ExitError" event.
-func exitEvent(err error) (e2b.ExecutionEvent, bool) {
+func exitEvent(err error) (wire.ExecutionEvent, bool) {
 	if err == nil {
-		return e2b.ExecutionEvent{}, false
+		return wire.ExecutionEvent{}, false
 	}
 	var value string
 	var exit *exec.ExitError
@@ -91,8 +91,8 @@ func exitEvent(err error) (e2b.ExecutionEvent, bool) {
 	} else {
 		value = err.Error()
 	}
-	return e2b.ExecutionEvent{
-		Type:      e2b.EventError,
+	return wire.ExecutionEvent{
+		Type:      wire.EventError,
 		Name:      "ExitError",
 		Value:     value,
 		Traceback: "bash: " + value,

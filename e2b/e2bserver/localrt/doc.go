@@ -41,9 +41,9 @@
 //	<- {"id":7,"type":"error","name":"ZeroDivisionError","value":"...","traceback":"..."}
 //	<- {"id":7,"type":"done"}
 //
-// plus {"type":"ready"} once at start. Events are e2b.ExecutionEvent lines
+// plus {"type":"ready"} once at start. Events are wire.ExecutionEvent lines
 // with the request's id; their timestamp is in Unix nanoseconds, which
-// e2b.EventTime reads, and /execute sends it on as E2B's ISO 8601 string.
+// wire.EventTime reads, and /execute sends it on as E2B's ISO 8601 string.
 // Output that bypasses the driver (child processes,
 // C extensions writing to fd 1 and 2) is read from the driver's stdout and
 // stderr pipes; after "done" the Go side writes a sync marker into both

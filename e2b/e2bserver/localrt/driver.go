@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // The kernel drivers. Each runs as one long-lived process per context and
@@ -57,7 +57,7 @@ type driverRequest struct {
 // request id, or the driver's own "ready" and "done".
 type driverEvent struct {
 	ID uint64 `json:"id"`
-	e2b.ExecutionEvent
+	wire.ExecutionEvent
 }
 
 // Driver-only event types.
@@ -77,7 +77,7 @@ const (
 
 type kernelMsg struct {
 	kind msgKind
-	ev   e2b.ExecutionEvent
+	ev   wire.ExecutionEvent
 }
 
 // execution is the request a driver is running; readers deliver to it.
@@ -183,8 +183,8 @@ func startDriver(ctx context.Context, language string, spec procSpec) (*driverPr
 	p.readers.Add(4)
 	go p.wait()
 	go p.readEvents()
-	go p.readRaw(p.outR, e2b.EventStdout)
-	go p.readRaw(p.errR, e2b.EventStderr)
+	go p.readRaw(p.outR, wire.EventStdout)
+	go p.readRaw(p.errR, wire.EventStderr)
 
 	if spec.started != nil {
 		if err := spec.started(p.pid); err != nil {
@@ -275,11 +275,11 @@ func (p *driverProc) readRaw(f *os.File, stream string) {
 	s := rawScanner{prefix: p.prefix}
 	buf := make([]byte, 32<<10)
 	text := func(b []byte) {
-		if stream == e2b.EventStderr {
+		if stream == wire.EventStderr {
 			p.keepStderr(b)
 		}
-		p.deliver(0, kernelMsg{kind: msgEvent, ev: e2b.ExecutionEvent{
-			Type: stream, Text: string(b), Timestamp: e2b.EventTime{Time: time.Now()},
+		p.deliver(0, kernelMsg{kind: msgEvent, ev: wire.ExecutionEvent{
+			Type: stream, Text: string(b), Timestamp: wire.EventTime{Time: time.Now()},
 		}})
 	}
 	marker := func(id uint64) { p.deliver(id, kernelMsg{kind: msgSynced}) }
@@ -377,7 +377,7 @@ type execOutcome struct {
 // reports done and both raw streams are synced. Cancelling ctx or a failing
 // emit interrupts the code with SIGINT; code still running grace later is
 // killed with its driver.
-func (p *driverProc) run(ctx context.Context, req driverRequest, grace time.Duration, emit func(e2b.ExecutionEvent) error) execOutcome {
+func (p *driverProc) run(ctx context.Context, req driverRequest, grace time.Duration, emit func(wire.ExecutionEvent) error) execOutcome {
 	ex := &execution{id: req.ID, ch: make(chan kernelMsg), stop: make(chan struct{})}
 	p.mu.Lock()
 	p.active = ex
@@ -447,7 +447,7 @@ func (p *driverProc) run(ctx context.Context, req driverRequest, grace time.Dura
 		}
 		return execOutcome{dead: dead}
 	}
-	send := func(ev e2b.ExecutionEvent) {
+	send := func(ev wire.ExecutionEvent) {
 		if emitErr != nil {
 			return
 		}
@@ -501,7 +501,7 @@ func (p *driverProc) run(ctx context.Context, req driverRequest, grace time.Dura
 
 // deadEvent is the error event reported when the driver died during an
 // execution.
-func (p *driverProc) deadEvent(killed bool, grace time.Duration) e2b.ExecutionEvent {
+func (p *driverProc) deadEvent(killed bool, grace time.Duration) wire.ExecutionEvent {
 	var value string
 	if killed {
 		value = fmt.Sprintf("the %s kernel did not stop within %v of the interrupt and was killed; its state is lost and the next execution starts a fresh kernel", p.language, grace)
@@ -512,7 +512,7 @@ func (p *driverProc) deadEvent(killed bool, grace time.Duration) e2b.ExecutionEv
 	if note := p.stderrNote(); note != "" {
 		tb += "\n\nkernel stderr" + note
 	}
-	return e2b.ExecutionEvent{Type: e2b.EventError, Name: "DeadKernelError", Value: value, Traceback: tb}
+	return wire.ExecutionEvent{Type: wire.EventError, Name: "DeadKernelError", Value: value, Traceback: tb}
 }
 
 // newID returns the id of the next request.

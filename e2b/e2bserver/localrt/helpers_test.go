@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // testTimeout bounds every execution of the tests.
@@ -29,24 +29,24 @@ func startTestKernel(t *testing.T, language string) *Kernel {
 }
 
 // execute runs code and returns every event it emitted.
-func execute(t *testing.T, k *Kernel, code string, env map[string]string) []e2b.ExecutionEvent {
+func execute(t *testing.T, k *Kernel, code string, env map[string]string) []wire.ExecutionEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	var evs []e2b.ExecutionEvent
-	err := k.Execute(ctx, code, env, func(ev e2b.ExecutionEvent) error {
+	var evs []wire.ExecutionEvent
+	err := k.Execute(ctx, code, env, func(ev wire.ExecutionEvent) error {
 		evs = append(evs, ev)
 		return nil
 	})
 	require.NoError(t, err)
 	require.NotEmpty(t, evs)
-	require.Equal(t, e2b.EventNumberOfExecutions, evs[0].Type, "first event")
+	require.Equal(t, wire.EventNumberOfExecutions, evs[0].Type, "first event")
 	return evs
 }
 
 // ofType returns the events of type typ.
-func ofType(evs []e2b.ExecutionEvent, typ string) []e2b.ExecutionEvent {
-	var out []e2b.ExecutionEvent
+func ofType(evs []wire.ExecutionEvent, typ string) []wire.ExecutionEvent {
+	var out []wire.ExecutionEvent
 	for _, ev := range evs {
 		if ev.Type == typ {
 			out = append(out, ev)
@@ -56,7 +56,7 @@ func ofType(evs []e2b.ExecutionEvent, typ string) []e2b.ExecutionEvent {
 }
 
 // text concatenates the text of the events of type typ.
-func text(evs []e2b.ExecutionEvent, typ string) string {
+func text(evs []wire.ExecutionEvent, typ string) string {
 	var b strings.Builder
 	for _, ev := range ofType(evs, typ) {
 		b.WriteString(ev.Text)
@@ -65,10 +65,10 @@ func text(evs []e2b.ExecutionEvent, typ string) string {
 }
 
 // mainResult returns the single main result.
-func mainResult(t *testing.T, evs []e2b.ExecutionEvent) e2b.ExecutionEvent {
+func mainResult(t *testing.T, evs []wire.ExecutionEvent) wire.ExecutionEvent {
 	t.Helper()
-	var found []e2b.ExecutionEvent
-	for _, ev := range ofType(evs, e2b.EventResult) {
+	var found []wire.ExecutionEvent
+	for _, ev := range ofType(evs, wire.EventResult) {
 		if ev.IsMainResult {
 			found = append(found, ev)
 		}
@@ -78,9 +78,9 @@ func mainResult(t *testing.T, evs []e2b.ExecutionEvent) e2b.ExecutionEvent {
 }
 
 // singleError returns the single error event.
-func singleError(t *testing.T, evs []e2b.ExecutionEvent) e2b.ExecutionEvent {
+func singleError(t *testing.T, evs []wire.ExecutionEvent) wire.ExecutionEvent {
 	t.Helper()
-	errs := ofType(evs, e2b.EventError)
+	errs := ofType(evs, wire.EventError)
 	require.Len(t, errs, 1, "errors in %v", evs)
 	return errs[0]
 }

@@ -9,13 +9,13 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // kernelContext is an execution context of a sandbox: its kernel starts on
 // first use.
 type kernelContext struct {
-	info e2b.ContextInfo
+	info wire.ContextInfo
 	in   *instance
 
 	mu      sync.Mutex // protects the fields below; held while the kernel starts
@@ -26,7 +26,7 @@ type kernelContext struct {
 // newContextLocked registers a context of language working in cwd. The
 // caller holds in.mu (or owns in).
 func (in *instance) newContextLocked(language, cwd string) *kernelContext {
-	c := &kernelContext{info: e2b.ContextInfo{ID: newContextID(), Language: language, Cwd: cwd}, in: in}
+	c := &kernelContext{info: wire.ContextInfo{ID: newContextID(), Language: language, Cwd: cwd}, in: in}
 	in.contexts[c.info.ID] = c
 	in.order = append(in.order, c.info.ID)
 	return c
@@ -102,7 +102,7 @@ func (in *instance) bound(ctx context.Context) (context.Context, context.CancelF
 }
 
 // Execute implements e2bserver.Interpreter.
-func (in *instance) Execute(ctx context.Context, req e2b.ExecuteRequest, emit func(e2b.ExecutionEvent) error) error {
+func (in *instance) Execute(ctx context.Context, req wire.ExecuteRequest, emit func(wire.ExecutionEvent) error) error {
 	ctx, cancel := in.bound(ctx)
 	defer cancel()
 	in.mu.Lock()
@@ -140,22 +140,22 @@ func (in *instance) Execute(ctx context.Context, req e2b.ExecuteRequest, emit fu
 
 // CreateContext implements e2bserver.Interpreter: the kernel starts at once,
 // so a language that cannot run fails here.
-func (in *instance) CreateContext(ctx context.Context, req e2b.CreateContextRequest) (e2b.ContextInfo, error) {
+func (in *instance) CreateContext(ctx context.Context, req wire.CreateContextRequest) (wire.ContextInfo, error) {
 	lang, err := NormalizeLanguage(req.Language)
 	if err != nil {
-		return e2b.ContextInfo{}, err
+		return wire.ContextInfo{}, err
 	}
 	cwd := req.Cwd
 	if cwd == "" {
 		cwd = homeDir
 	}
 	if _, err := rel(cwd); err != nil {
-		return e2b.ContextInfo{}, err
+		return wire.ContextInfo{}, err
 	}
 	in.mu.Lock()
 	if in.closed {
 		in.mu.Unlock()
-		return e2b.ContextInfo{}, errClosed
+		return wire.ContextInfo{}, errClosed
 	}
 	c := in.newContextLocked(lang, cwd)
 	in.mu.Unlock()
@@ -163,7 +163,7 @@ func (in *instance) CreateContext(ctx context.Context, req e2b.CreateContextRequ
 	defer cancel()
 	if _, err := in.kernel(ctx, c); err != nil {
 		in.dropContext(c.info.ID)
-		return e2b.ContextInfo{}, err
+		return wire.ContextInfo{}, err
 	}
 	return c.info, nil
 }
@@ -185,13 +185,13 @@ func (in *instance) dropContext(id string) *kernelContext {
 }
 
 // ListContexts implements e2bserver.Interpreter.
-func (in *instance) ListContexts(context.Context) ([]e2b.ContextInfo, error) {
+func (in *instance) ListContexts(context.Context) ([]wire.ContextInfo, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
 		return nil, errClosed
 	}
-	out := make([]e2b.ContextInfo, 0, len(in.order))
+	out := make([]wire.ContextInfo, 0, len(in.order))
 	for _, id := range in.order {
 		out = append(out, in.contexts[id].info)
 	}

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // DefaultInterruptGrace is how long a cancelled execution's code has to stop
@@ -195,7 +195,7 @@ func (k *Kernel) Language() string { return k.language }
 // named "DeadKernelError".
 //
 // emit is called from Execute's goroutine only.
-func (k *Kernel) Execute(ctx context.Context, code string, env map[string]string, emit func(e2b.ExecutionEvent) error) error {
+func (k *Kernel) Execute(ctx context.Context, code string, env map[string]string, emit func(wire.ExecutionEvent) error) error {
 	select {
 	case k.slot <- struct{}{}:
 	case <-ctx.Done():
@@ -208,7 +208,7 @@ func (k *Kernel) Execute(ctx context.Context, code string, env map[string]string
 		if err != nil {
 			return err
 		}
-		if err := emit(e2b.ExecutionEvent{Type: e2b.EventNumberOfExecutions, ExecutionCount: count}); err != nil {
+		if err := emit(wire.ExecutionEvent{Type: wire.EventNumberOfExecutions, ExecutionCount: count}); err != nil {
 			return err
 		}
 		return k.runBash(ctx, code, env, emit)
@@ -222,7 +222,7 @@ func (k *Kernel) Execute(ctx context.Context, code string, env map[string]string
 	if err != nil {
 		return err
 	}
-	if err := emit(e2b.ExecutionEvent{Type: e2b.EventNumberOfExecutions, ExecutionCount: count}); err != nil {
+	if err := emit(wire.ExecutionEvent{Type: wire.EventNumberOfExecutions, ExecutionCount: count}); err != nil {
 		return err
 	}
 	out := p.run(ctx, driverRequest{ID: p.newID(), Count: count, Code: code, Env: env}, k.grace, emit)

@@ -8,16 +8,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestJavaScriptStatePersists(t *testing.T) {
 	k := startTestKernel(t, "js")
 	assert.Equal(t, JavaScript, k.Language())
 	evs := execute(t, k, "let a = 2; var b = 3; const f = (x) => x * a * b;", nil)
-	assert.Empty(t, ofType(evs, e2b.EventError))
+	assert.Empty(t, ofType(evs, wire.EventError))
 	evs = execute(t, k, "console.log('a is', a); f(7)", nil)
-	assert.Equal(t, "a is 2\n", text(evs, e2b.EventStdout))
+	assert.Equal(t, "a is 2\n", text(evs, wire.EventStdout))
 	assert.Equal(t, "42", mainResult(t, evs).Text)
 	assert.Equal(t, 2, evs[0].ExecutionCount)
 }
@@ -50,15 +50,15 @@ func TestJavaScriptEvents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := execute(t, k, tt.code, tt.env)
-			assert.Equal(t, tt.stdout, text(evs, e2b.EventStdout))
-			assert.Equal(t, tt.stderr, text(evs, e2b.EventStderr))
+			assert.Equal(t, tt.stdout, text(evs, wire.EventStdout))
+			assert.Equal(t, tt.stderr, text(evs, wire.EventStderr))
 			if tt.result == "" {
-				assert.Empty(t, ofType(evs, e2b.EventResult))
+				assert.Empty(t, ofType(evs, wire.EventResult))
 			} else {
 				assert.Equal(t, tt.result, mainResult(t, evs).Text)
 			}
 			if tt.errName == "" {
-				assert.Empty(t, ofType(evs, e2b.EventError))
+				assert.Empty(t, ofType(evs, wire.EventError))
 				return
 			}
 			e := singleError(t, evs)
@@ -80,10 +80,10 @@ func TestJavaScriptCancelInterrupts(t *testing.T) {
 		"setTimeout(() => console.log('wait'), 0); await new Promise(() => {})",
 	} {
 		ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-		var evs []e2b.ExecutionEvent
-		err := k.Execute(ctx, code, nil, func(ev e2b.ExecutionEvent) error {
+		var evs []wire.ExecutionEvent
+		err := k.Execute(ctx, code, nil, func(ev wire.ExecutionEvent) error {
 			evs = append(evs, ev)
-			if ev.Type == e2b.EventStdout {
+			if ev.Type == wire.EventStdout {
 				cancel()
 			}
 			return nil
@@ -117,11 +117,11 @@ func TestBash(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := execute(t, k, tt.code, tt.env)
 			assert.Equal(t, i+1, evs[0].ExecutionCount)
-			assert.Equal(t, tt.stdout, text(evs, e2b.EventStdout))
-			assert.Equal(t, tt.stderr, text(evs, e2b.EventStderr))
-			assert.Empty(t, ofType(evs, e2b.EventResult))
+			assert.Equal(t, tt.stdout, text(evs, wire.EventStdout))
+			assert.Equal(t, tt.stderr, text(evs, wire.EventStderr))
+			assert.Empty(t, ofType(evs, wire.EventResult))
 			if tt.errText == "" {
-				assert.Empty(t, ofType(evs, e2b.EventError))
+				assert.Empty(t, ofType(evs, wire.EventError))
 				return
 			}
 			e := singleError(t, evs)
@@ -135,10 +135,10 @@ func TestBashCancel(t *testing.T) {
 	k := startTestKernel(t, Bash)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	var evs []e2b.ExecutionEvent
-	err := k.Execute(ctx, "echo go; while true; do :; done", nil, func(ev e2b.ExecutionEvent) error {
+	var evs []wire.ExecutionEvent
+	err := k.Execute(ctx, "echo go; while true; do :; done", nil, func(ev wire.ExecutionEvent) error {
 		evs = append(evs, ev)
-		if ev.Type == e2b.EventStdout {
+		if ev.Type == wire.EventStdout {
 			cancel()
 		}
 		return nil

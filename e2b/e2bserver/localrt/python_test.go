@@ -16,14 +16,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 func TestPythonStatePersists(t *testing.T) {
 	k := startTestKernel(t, Python)
 	evs := execute(t, k, "import math\nx = 41\ndef inc(v):\n    return v + 1", nil)
-	assert.Empty(t, ofType(evs, e2b.EventResult), "assignments have no result")
-	assert.Empty(t, ofType(evs, e2b.EventError))
+	assert.Empty(t, ofType(evs, wire.EventResult), "assignments have no result")
+	assert.Empty(t, ofType(evs, wire.EventError))
 
 	evs = execute(t, k, "inc(x) + math.floor(0.5)", nil)
 	res := mainResult(t, evs)
@@ -51,8 +51,8 @@ func TestPythonFinalExpression(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := execute(t, k, tt.code, nil)
-			require.Empty(t, ofType(evs, e2b.EventError))
-			results := ofType(evs, e2b.EventResult)
+			require.Empty(t, ofType(evs, wire.EventError))
+			results := ofType(evs, wire.EventResult)
 			if tt.want == "" {
 				assert.Empty(t, results)
 				return
@@ -87,7 +87,7 @@ Rich()`
 	assert.Empty(t, res.PDF, "a failing _repr_pdf_ is skipped")
 
 	evs := execute(t, k, "display(Rich())\nRich", nil)
-	results := ofType(evs, e2b.EventResult)
+	results := ofType(evs, wire.EventResult)
 	require.Len(t, results, 2)
 	assert.False(t, results[0].IsMainResult, "display is not the main result")
 	assert.Equal(t, "<b>rich</b>", results[0].HTML)
@@ -148,11 +148,11 @@ func TestPythonOutputStreamsBeforeEnd(t *testing.T) {
 	defer cancel()
 	first := make(chan string, 1)
 	done := make(chan error, 1)
-	var evs []e2b.ExecutionEvent
+	var evs []wire.ExecutionEvent
 	go func() {
-		done <- k.Execute(ctx, code, nil, func(ev e2b.ExecutionEvent) error {
+		done <- k.Execute(ctx, code, nil, func(ev wire.ExecutionEvent) error {
 			evs = append(evs, ev)
-			if ev.Type == e2b.EventStdout && len(first) == 0 && !strings.Contains(ev.Text, "after") {
+			if ev.Type == wire.EventStdout && len(first) == 0 && !strings.Contains(ev.Text, "after") {
 				first <- ev.Text
 			}
 			return nil
@@ -168,7 +168,7 @@ func TestPythonOutputStreamsBeforeEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 	require.NoError(t, <-done)
-	assert.Equal(t, "before\nafter\n", text(evs, e2b.EventStdout))
+	assert.Equal(t, "before\nafter\n", text(evs, wire.EventStdout))
 }
 
 func TestPythonRawOutputOfChildProcesses(t *testing.T) {
@@ -182,14 +182,14 @@ os.write(2, b"raw stderr\n")`
 	// The interpreter's print and the child's write travel by separate pipes:
 	// both arrive whole, in either order (see Kernel).
 	assert.ElementsMatch(t, []string{"from python", "from a child"},
-		strings.Split(strings.TrimSuffix(text(evs, e2b.EventStdout), "\n"), "\n"))
-	assert.Equal(t, "raw stderr\n", text(evs, e2b.EventStderr))
+		strings.Split(strings.TrimSuffix(text(evs, wire.EventStdout), "\n"), "\n"))
+	assert.Equal(t, "raw stderr\n", text(evs, wire.EventStderr))
 }
 
 func TestPythonException(t *testing.T) {
 	k := startTestKernel(t, Python)
 	evs := execute(t, k, "def f():\n    return 1 / 0\nprint('ran')\nf()", nil)
-	assert.Equal(t, "ran\n", text(evs, e2b.EventStdout))
+	assert.Equal(t, "ran\n", text(evs, wire.EventStdout))
 	e := singleError(t, evs)
 	assert.Equal(t, "ZeroDivisionError", e.Name)
 	assert.Equal(t, "division by zero", e.Value)
@@ -232,10 +232,10 @@ func TestPythonEnvVarsForOneExecution(t *testing.T) {
 	res := mainResult(t, execute(t, k, code, map[string]string{"TTA_VAR": "set"}))
 	assert.Equal(t, "set", res.Text)
 	evs := execute(t, k, code, nil)
-	assert.Empty(t, ofType(evs, e2b.EventResult), "the variable is gone after its execution")
+	assert.Empty(t, ofType(evs, wire.EventResult), "the variable is gone after its execution")
 
 	evs = execute(t, k, "import subprocess\nsubprocess.run(['sh', '-c', 'echo $TTA_VAR'])\nNone", map[string]string{"TTA_VAR": "child"})
-	assert.Equal(t, "child\n", text(evs, e2b.EventStdout), "child processes see it too")
+	assert.Equal(t, "child\n", text(evs, wire.EventStdout), "child processes see it too")
 }
 
 func TestPythonCancelInterruptsWithoutKillingTheContext(t *testing.T) {
@@ -244,10 +244,10 @@ func TestPythonCancelInterruptsWithoutKillingTheContext(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	var evs []e2b.ExecutionEvent
-	err := k.Execute(ctx, "print('looping', flush=True)\nwhile True:\n    pass", nil, func(ev e2b.ExecutionEvent) error {
+	var evs []wire.ExecutionEvent
+	err := k.Execute(ctx, "print('looping', flush=True)\nwhile True:\n    pass", nil, func(ev wire.ExecutionEvent) error {
 		evs = append(evs, ev)
-		if ev.Type == e2b.EventStdout {
+		if ev.Type == wire.EventStdout {
 			cancel()
 		}
 		return nil
@@ -267,8 +267,8 @@ func TestPythonEmitErrorStopsTheExecution(t *testing.T) {
 	errGone := errors.New("client gone")
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	err := k.Execute(ctx, "print('go', flush=True)\nwhile True:\n    pass", nil, func(ev e2b.ExecutionEvent) error {
-		if ev.Type == e2b.EventStdout {
+	err := k.Execute(ctx, "print('go', flush=True)\nwhile True:\n    pass", nil, func(ev wire.ExecutionEvent) error {
+		if ev.Type == wire.EventStdout {
 			return errGone
 		}
 		return nil
@@ -295,7 +295,7 @@ func TestPythonDeadKernelRestartsOnNextExecution(t *testing.T) {
 	k := startTestKernel(t, Python)
 	execute(t, k, "x = 1", nil)
 	evs := execute(t, k, "import os\nprint('bye', flush=True)\nos._exit(3)", nil)
-	assert.Equal(t, "bye\n", text(evs, e2b.EventStdout))
+	assert.Equal(t, "bye\n", text(evs, wire.EventStdout))
 	e := singleError(t, evs)
 	assert.Equal(t, "DeadKernelError", e.Name)
 	assert.Contains(t, e.Value, "exit status 3")
@@ -310,13 +310,13 @@ func TestPythonLargeOutput(t *testing.T) {
 	const size = 8 << 20
 	code := fmt.Sprintf("import base64\ns = base64.b64encode(b'\\xfb' * %d).decode()[:%d]\nprint(s)\nlen(s)", size, size)
 	evs := execute(t, k, code, nil)
-	out := text(evs, e2b.EventStdout)
+	out := text(evs, wire.EventStdout)
 	assert.Len(t, out, size+1)
 	assert.True(t, out == strings.Repeat("+/v7", size/4)+"\n", "output content differs")
 	assert.Equal(t, strconv.Itoa(size), mainResult(t, evs).Text)
 
 	evs = execute(t, k, fmt.Sprintf("import os\nos.write(1, b'y' * %d)\nNone", size), nil)
-	assert.Len(t, text(evs, e2b.EventStdout), size, "raw writes pass whole")
+	assert.Len(t, text(evs, wire.EventStdout), size, "raw writes pass whole")
 }
 
 func TestPythonLargeCode(t *testing.T) {
@@ -352,8 +352,8 @@ func TestKernelCloseLeavesNoProcess(t *testing.T) {
 			pids := make(chan int, 1)
 			done := make(chan error, 1)
 			go func() {
-				done <- k.Execute(ctx, code, nil, func(ev e2b.ExecutionEvent) error {
-					if ev.Type == e2b.EventStdout {
+				done <- k.Execute(ctx, code, nil, func(ev wire.ExecutionEvent) error {
+					if ev.Type == wire.EventStdout {
 						pid, err := strconv.Atoi(strings.TrimSpace(ev.Text))
 						if err == nil {
 							pids <- pid
@@ -382,7 +382,7 @@ func TestKernelCloseLeavesNoProcess(t *testing.T) {
 			if driver != 0 {
 				assert.True(t, waitExit(t, driver, 5*time.Second), "driver %d still runs", driver)
 			}
-			err = k.Execute(ctx, "1", nil, func(e2b.ExecutionEvent) error { return nil })
+			err = k.Execute(ctx, "1", nil, func(wire.ExecutionEvent) error { return nil })
 			assert.ErrorIs(t, err, ErrKernelClosed)
 		})
 	}
@@ -431,16 +431,16 @@ sys.modules["matplotlib.pyplot"] = plt`, nil)
 	png := base64.StdEncoding.EncodeToString([]byte("PNGpng"))
 
 	evs := execute(t, k, "figs[1] = Figure()\nfigs[2] = Figure()", nil)
-	results := ofType(evs, e2b.EventResult)
+	results := ofType(evs, wire.EventResult)
 	require.Len(t, results, 2, "one result per open figure")
 	for _, r := range results {
 		assert.False(t, r.IsMainResult)
 		assert.Equal(t, png, r.PNG)
 	}
-	assert.Empty(t, ofType(execute(t, k, "None", nil), e2b.EventResult), "figures are closed once shown")
+	assert.Empty(t, ofType(execute(t, k, "None", nil), wire.EventResult), "figures are closed once shown")
 
 	evs = execute(t, k, "f = Figure()\nfigs[1] = f\nf", nil)
-	results = ofType(evs, e2b.EventResult)
+	results = ofType(evs, wire.EventResult)
 	require.Len(t, results, 1, "a figure returned is not shown twice")
 	assert.True(t, results[0].IsMainResult)
 	assert.Equal(t, png, results[0].PNG)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
+	"github.com/tta-dev/tta/e2b/wire"
 )
 
 // newTestRuntime returns a Runtime rooted in a temporary directory, closed
@@ -49,12 +50,12 @@ func startSandbox(t *testing.T, rt *Runtime, spec e2bserver.SandboxSpec) *instan
 }
 
 // run executes code in the sandbox and returns its events.
-func run(t *testing.T, in *instance, req e2b.ExecuteRequest) []e2b.ExecutionEvent {
+func run(t *testing.T, in *instance, req wire.ExecuteRequest) []wire.ExecutionEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	var evs []e2b.ExecutionEvent
-	require.NoError(t, in.Execute(ctx, req, func(ev e2b.ExecutionEvent) error {
+	var evs []wire.ExecutionEvent
+	require.NoError(t, in.Execute(ctx, req, func(ev wire.ExecutionEvent) error {
 		evs = append(evs, ev)
 		return nil
 	}))
@@ -90,11 +91,11 @@ func TestRuntimeExecutesInTheSandboxHome(t *testing.T) {
 
 	_, err := in.WriteFile(t.Context(), "/home/user/data.txt", strings.NewReader("from envd"))
 	require.NoError(t, err)
-	evs := run(t, in, e2b.ExecuteRequest{Code: "import os\nopen('data.txt').read(), os.environ['TTA_SBX'], os.path.expanduser('~') == os.getcwd()"})
+	evs := run(t, in, wire.ExecuteRequest{Code: "import os\nopen('data.txt').read(), os.environ['TTA_SBX'], os.path.expanduser('~') == os.getcwd()"})
 	assert.Equal(t, "('from envd', 'yes', True)", mainResult(t, evs).Text)
 
-	evs = run(t, in, e2b.ExecuteRequest{Code: "open('made.txt', 'w').write('by code')\nNone"})
-	assert.Empty(t, ofType(evs, e2b.EventError))
+	evs = run(t, in, wire.ExecuteRequest{Code: "open('made.txt', 'w').write('by code')\nNone"})
+	assert.Empty(t, ofType(evs, wire.EventError))
 	rc, err := in.ReadFile(t.Context(), "/home/user/made.txt")
 	require.NoError(t, err)
 	data, err := io.ReadAll(rc)
@@ -103,7 +104,7 @@ func TestRuntimeExecutesInTheSandboxHome(t *testing.T) {
 	assert.Equal(t, "by code", string(data))
 
 	if iso, _ := rt.Isolation(); iso {
-		evs = run(t, in, e2b.ExecuteRequest{Code: "open('/home/user/data.txt').read(), open('/tmp/x', 'w').write('t')"})
+		evs = run(t, in, wire.ExecuteRequest{Code: "open('/home/user/data.txt').read(), open('/tmp/x', 'w').write('t')"})
 		assert.Equal(t, "('from envd', 1)", mainResult(t, evs).Text, "absolute sandbox paths work in namespaces")
 		_, err := in.Stat(t.Context(), "/tmp/x")
 		assert.NoError(t, err, "/tmp is the sandbox's own")
@@ -119,34 +120,34 @@ func TestRuntimeContexts(t *testing.T) {
 	assert.Equal(t, Python, list[0].Language)
 	assert.Equal(t, JavaScript, list[1].Language)
 
-	run(t, in, e2b.ExecuteRequest{Code: "x = 1"})
-	info, err := in.CreateContext(t.Context(), e2b.CreateContextRequest{Language: "python", Cwd: "/home/user/proj"})
+	run(t, in, wire.ExecuteRequest{Code: "x = 1"})
+	info, err := in.CreateContext(t.Context(), wire.CreateContextRequest{Language: "python", Cwd: "/home/user/proj"})
 	require.NoError(t, err)
 	assert.Equal(t, "/home/user/proj", info.Cwd)
-	evs := run(t, in, e2b.ExecuteRequest{Code: "import os\n'x' in globals(), os.path.basename(os.getcwd())", ContextID: info.ID})
+	evs := run(t, in, wire.ExecuteRequest{Code: "import os\n'x' in globals(), os.path.basename(os.getcwd())", ContextID: info.ID})
 	assert.Equal(t, "(False, 'proj')", mainResult(t, evs).Text, "contexts have their own state and cwd")
 
-	run(t, in, e2b.ExecuteRequest{Code: "y = 2", ContextID: info.ID})
+	run(t, in, wire.ExecuteRequest{Code: "y = 2", ContextID: info.ID})
 	require.NoError(t, in.RestartContext(t.Context(), info.ID))
-	evs = run(t, in, e2b.ExecuteRequest{Code: "y", ContextID: info.ID})
+	evs = run(t, in, wire.ExecuteRequest{Code: "y", ContextID: info.ID})
 	assert.Equal(t, "NameError", singleError(t, evs).Name)
 
 	require.NoError(t, in.RemoveContext(t.Context(), info.ID))
-	err = in.Execute(t.Context(), e2b.ExecuteRequest{Code: "1", ContextID: info.ID}, func(e2b.ExecutionEvent) error { return nil })
+	err = in.Execute(t.Context(), wire.ExecuteRequest{Code: "1", ContextID: info.ID}, func(wire.ExecutionEvent) error { return nil })
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 	assert.ErrorIs(t, in.RemoveContext(t.Context(), info.ID), fs.ErrNotExist)
 	assert.ErrorIs(t, in.RestartContext(t.Context(), "nope"), fs.ErrNotExist)
 
-	_, err = in.CreateContext(t.Context(), e2b.CreateContextRequest{Language: "typescript"})
+	_, err = in.CreateContext(t.Context(), wire.CreateContextRequest{Language: "typescript"})
 	assert.ErrorIs(t, err, fs.ErrInvalid)
 
-	evs = run(t, in, e2b.ExecuteRequest{Code: "echo $HOME", Language: "bash"})
-	assert.Equal(t, in.procEnv(defaultUser, nil)["HOME"]+"\n", text(evs, e2b.EventStdout))
+	evs = run(t, in, wire.ExecuteRequest{Code: "echo $HOME", Language: "bash"})
+	assert.Equal(t, in.procEnv(defaultUser, nil)["HOME"]+"\n", text(evs, wire.EventStdout))
 	list, err = in.ListContexts(t.Context())
 	require.NoError(t, err)
 	assert.Len(t, list, 3, "the bash default context appeared")
 
-	evs = run(t, in, e2b.ExecuteRequest{Code: "[1, 2].map(v => v * 2)", Language: "js"})
+	evs = run(t, in, wire.ExecuteRequest{Code: "[1, 2].map(v => v * 2)", Language: "js"})
 	assert.Equal(t, "[ 2, 4 ]", mainResult(t, evs).Text)
 }
 
@@ -314,7 +315,7 @@ func TestRuntimeCloseKillsEverything(t *testing.T) {
 	require.NoError(t, err)
 	in := inst.(*instance)
 
-	evs := run(t, in, e2b.ExecuteRequest{Code: "import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True).pid"})
+	evs := run(t, in, wire.ExecuteRequest{Code: "import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True).pid"})
 	inner, err := strconv.Atoi(mainResult(t, evs).Text)
 	require.NoError(t, err)
 
@@ -386,7 +387,7 @@ func TestRuntimeSetupBeforePortOpens(t *testing.T) {
 	waitSetup(in)
 	assert.True(t, in.PortOpen(e2b.InterpreterPort), "open once setup succeeded")
 
-	evs := run(t, in, e2b.ExecuteRequest{Code: "import os\nos.environ['TTA_TPL']"})
+	evs := run(t, in, wire.ExecuteRequest{Code: "import os\nos.environ['TTA_TPL']"})
 	assert.Equal(t, "from template", mainResult(t, evs).Text)
 	log, err := in.root.ReadFile("tmp/tta-setup.log")
 	require.NoError(t, err)
@@ -445,11 +446,11 @@ r, ifaces`, port)
 
 	no := false
 	closed := startSandbox(t, rt, e2bserver.SandboxSpec{AllowInternetAccess: &no})
-	evs := run(t, closed, e2b.ExecuteRequest{Code: code})
+	evs := run(t, closed, wire.ExecuteRequest{Code: code})
 	assert.Equal(t, "('ConnectionRefusedError', ['lo'])", mainResult(t, evs).Text)
 
 	open := startSandbox(t, rt, e2bserver.SandboxSpec{})
-	evs = run(t, open, e2b.ExecuteRequest{Code: code})
+	evs = run(t, open, wire.ExecuteRequest{Code: code})
 	assert.True(t, strings.HasPrefix(mainResult(t, evs).Text, "('connected', "), mainResult(t, evs).Text)
 }
 
@@ -461,7 +462,7 @@ func TestRuntimeWithoutIsolation(t *testing.T) {
 	in := startSandbox(t, rt, e2bserver.SandboxSpec{})
 	_, err := in.WriteFile(t.Context(), "data.txt", strings.NewReader("relative"))
 	require.NoError(t, err)
-	evs := run(t, in, e2b.ExecuteRequest{Code: "import os\nopen(os.path.expanduser('~/data.txt')).read()"})
+	evs := run(t, in, wire.ExecuteRequest{Code: "import os\nopen(os.path.expanduser('~/data.txt')).read()"})
 	assert.Equal(t, "relative", mainResult(t, evs).Text)
 	stdout, _, _ := command(t, in, "cat data.txt")
 	assert.Equal(t, "relative", stdout)
@@ -470,9 +471,9 @@ func TestRuntimeWithoutIsolation(t *testing.T) {
 func TestRuntimeLimits(t *testing.T) {
 	rt := newTestRuntime(t, WithLimits(Limits{FileSize: 1 << 20, OpenFiles: 64}))
 	in := startSandbox(t, rt, e2bserver.SandboxSpec{})
-	evs := run(t, in, e2b.ExecuteRequest{Code: "import resource\nresource.getrlimit(resource.RLIMIT_FSIZE), resource.getrlimit(resource.RLIMIT_NOFILE)"})
+	evs := run(t, in, wire.ExecuteRequest{Code: "import resource\nresource.getrlimit(resource.RLIMIT_FSIZE), resource.getrlimit(resource.RLIMIT_NOFILE)"})
 	assert.Equal(t, "((1048576, 1048576), (64, 64))", mainResult(t, evs).Text)
-	evs = run(t, in, e2b.ExecuteRequest{Code: "open('big', 'wb').write(b'x' * (2 << 20))"})
+	evs = run(t, in, wire.ExecuteRequest{Code: "open('big', 'wb').write(b'x' * (2 << 20))"})
 	assert.Equal(t, "OSError", singleError(t, evs).Name, "file size limit")
 	stdout, _, _ := command(t, in, "ulimit -n")
 	assert.Equal(t, "64\n", stdout)
@@ -507,7 +508,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 func TestRuntimePauseResume(t *testing.T) {
 	rt := newTestRuntime(t)
 	in := startSandbox(t, rt, e2bserver.SandboxSpec{})
-	run(t, in, e2b.ExecuteRequest{Code: "x = 3"})
+	run(t, in, wire.ExecuteRequest{Code: "x = 3"})
 
 	// The Server cancels running executions, then pauses: the interrupted
 	// kernel must not be frozen halfway.
@@ -516,8 +517,8 @@ func TestRuntimePauseResume(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		var once sync.Once
-		done <- in.Execute(ctx, e2b.ExecuteRequest{Code: "print('busy', flush=True)\nwhile True: pass"}, func(ev e2b.ExecutionEvent) error {
-			if ev.Type == e2b.EventStdout {
+		done <- in.Execute(ctx, wire.ExecuteRequest{Code: "print('busy', flush=True)\nwhile True: pass"}, func(ev wire.ExecutionEvent) error {
+			if ev.Type == wire.EventStdout {
 				once.Do(func() { close(started) })
 			}
 			return nil
@@ -528,7 +529,7 @@ func TestRuntimePauseResume(t *testing.T) {
 	require.NoError(t, in.Pause(t.Context()))
 	assert.ErrorIs(t, <-done, context.Canceled)
 	require.NoError(t, in.Resume(t.Context()))
-	assert.Equal(t, "3", mainResult(t, run(t, in, e2b.ExecuteRequest{Code: "x"})).Text, "state survives a pause")
+	assert.Equal(t, "3", mainResult(t, run(t, in, wire.ExecuteRequest{Code: "x"})).Text, "state survives a pause")
 	require.NoError(t, in.Close())
 	assert.ErrorIs(t, in.Pause(t.Context()), fs.ErrNotExist)
 }

@@ -1,4 +1,4 @@
-package e2b
+package wire
 
 import (
 	"bytes"
@@ -42,7 +42,7 @@ const (
 )
 
 // errEventTimeYear reports a time MarshalJSON cannot write in ISO 8601.
-var errEventTimeYear = errors.New("e2b: EventTime.MarshalJSON: year outside of range [0,9999]")
+var errEventTimeYear = errors.New("wire: EventTime.MarshalJSON: year outside of range [0,9999]")
 
 // MarshalJSON writes the time as E2B's interpreter does (see EventTime), or
 // null for the zero time.
