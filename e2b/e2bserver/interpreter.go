@@ -79,7 +79,7 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 
 	// The execution runs in the request's context; the stream ends it (cancel)
 	// when the client cannot be written to or a fault cuts the stream.
-	st := newNDJSONStream(w, t.cancel, func() { s.expireSoon(t.sb) }, faults, KeepaliveInterval)
+	st := newNDJSONStream(w, t.cancel, func() { s.expireSoon(t.sb) }, faults, keepaliveInterval)
 	err := st.execute(r.Context(), t.sb.inst, req)
 	started, cut := st.state()
 

@@ -138,7 +138,7 @@ func (e *testEnv) uploadRequest(id, path string, data []byte, multipartNames []s
 
 func TestUploadLimit(t *testing.T) {
 	const limit = 4 << 10
-	e := newEnv(t, WithMaxUploadSize(limit))
+	e := newEnv(t, withMaxUploadSize(limit))
 	sb := e.create(map[string]any{"templateID": e2b.DefaultTemplate})
 
 	exists := func(p string) bool {
@@ -185,8 +185,8 @@ func TestUploadLimit(t *testing.T) {
 }
 
 func TestWithMaxUploadSizeRejectsNonPositive(t *testing.T) {
-	_, err := New(WithMaxUploadSize(0))
-	require.EqualError(t, err, "e2bserver: WithMaxUploadSize: the size must be > 0 bytes, got 0")
+	_, err := New(withMaxUploadSize(0))
+	require.EqualError(t, err, "e2bserver: withMaxUploadSize: the size must be > 0 bytes, got 0")
 }
 
 func TestConnectMessageLimit(t *testing.T) {

@@ -10,9 +10,9 @@ import (
 	"github.com/tta-dev/tta/e2b/wire"
 )
 
-// KeepaliveInterval is how often /execute streams a {"type":"keepalive"} line
+// keepaliveInterval is how often /execute streams a {"type":"keepalive"} line
 // while an execution runs, as E2B's interpreter does.
-const KeepaliveInterval = 5 * time.Second
+const keepaliveInterval = 5 * time.Second
 
 // errStreamCut is returned to the runtime when a fault cut the stream.
 var errStreamCut = errors.New("e2bserver: stream cut by an injected fault")

@@ -84,7 +84,7 @@ func line(text string) string {
 func TestNDJSONStreamFlushesWhenTheRuntimePauses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newFlushRecorder()
-		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, KeepaliveInterval)
+		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, keepaliveInterval)
 		defer st.end()
 
 		require.NoError(t, st.emit(stdout("a")))
@@ -105,7 +105,7 @@ func TestNDJSONStreamFlushesWhenTheRuntimePauses(t *testing.T) {
 func TestNDJSONStreamCoalescesBackToBackEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newFlushRecorder()
-		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, KeepaliveInterval)
+		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, keepaliveInterval)
 		defer st.end()
 
 		// Holding the write lock keeps the flush from running until the burst
@@ -126,7 +126,7 @@ func TestNDJSONStreamCoalescesLinesEmittedDuringAFlush(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newFlushRecorder()
 		w.hold, w.inFlush = make(chan struct{}), make(chan struct{})
-		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, KeepaliveInterval)
+		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, keepaliveInterval)
 		defer st.end()
 
 		require.NoError(t, st.emit(stdout("a")))
@@ -146,7 +146,7 @@ func TestNDJSONStreamCoalescesLinesEmittedDuringAFlush(t *testing.T) {
 func TestNDJSONStreamShortAnswerIsOneWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newFlushRecorder()
-		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, KeepaliveInterval)
+		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, keepaliveInterval)
 
 		st.wmu.lock() // the flush does not get to run before Execute returns
 		require.NoError(t, st.emit(stdout("a")))
@@ -176,7 +176,7 @@ func TestNDJSONStreamShortAnswerIsOneWrite(t *testing.T) {
 func TestNDJSONStreamExecute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newFlushRecorder()
-		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, KeepaliveInterval)
+		st := newNDJSONStream(w, func() {}, func() {}, SandboxFaults{}, keepaliveInterval)
 		assert.PanicsWithValue(t, "interpreter bug", func() {
 			_ = st.execute(t.Context(), interpreterFunc(func(emit func(wire.ExecutionEvent) error) error {
 				_ = emit(stdout("a"))
@@ -196,7 +196,7 @@ func TestNDJSONStreamWriteErrorCancels(t *testing.T) {
 		w := newFlushRecorder()
 		w.failed = errors.New("broken pipe")
 		cancelled := 0
-		st := newNDJSONStream(w, func() { cancelled++ }, func() {}, SandboxFaults{}, KeepaliveInterval)
+		st := newNDJSONStream(w, func() { cancelled++ }, func() {}, SandboxFaults{}, keepaliveInterval)
 		require.NoError(t, st.emit(stdout("a")))
 		synctest.Wait()
 		assert.Equal(t, 1, cancelled, "the execution is cancelled")

@@ -69,31 +69,31 @@ func WithFaults(fs ...Fault) Option {
 	}
 }
 
-// WithEnvdVersion sets the envdVersion sandboxes report (default
+// withEnvdVersion sets the envdVersion sandboxes report (default
 // DefaultEnvdVersion). E2B's SDKs refuse versions below 0.1.0 and use
 // HTTP Basic auth towards envd below 0.4.0.
-func WithEnvdVersion(v string) Option {
+func withEnvdVersion(v string) Option {
 	return func(c *config) error {
 		if v == "" {
-			return errors.New("e2bserver: WithEnvdVersion: empty version")
+			return errors.New("e2bserver: withEnvdVersion: empty version")
 		}
 		c.envdVersion = v
 		return nil
 	}
 }
 
-// DefaultMaxUploadSize is the default bound on the body of one upload to envd's
+// defaultMaxUploadSize is the default bound on the body of one upload to envd's
 // POST /files. It bounds the memory a ScriptedRuntime's files take and the disk
 // one request can fill.
-const DefaultMaxUploadSize = 1 << 30
+const defaultMaxUploadSize = 1 << 30
 
-// WithMaxUploadSize bounds the body of one upload to envd's POST /files, all
-// its files together (default DefaultMaxUploadSize). A longer upload is
+// withMaxUploadSize bounds the body of one upload to envd's POST /files, all
+// its files together (default defaultMaxUploadSize). A longer upload is
 // answered 413 and writes no file: those it had written are removed. n must be > 0.
-func WithMaxUploadSize(n int64) Option {
+func withMaxUploadSize(n int64) Option {
 	return func(c *config) error {
 		if n <= 0 {
-			return fmt.Errorf("e2bserver: WithMaxUploadSize: the size must be > 0 bytes, got %d", n)
+			return fmt.Errorf("e2bserver: withMaxUploadSize: the size must be > 0 bytes, got %d", n)
 		}
 		c.maxUpload = n
 		return nil

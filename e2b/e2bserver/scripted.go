@@ -109,8 +109,6 @@ type Cell struct {
 	// State persists across the cells of one context until it is restarted:
 	// a script's stand-in for the kernel's variables.
 	State map[string]any
-	// Files is the sandbox's file system.
-	Files *FileStore
 
 	ctx  context.Context
 	emit func(wire.ExecutionEvent) error
@@ -158,8 +156,6 @@ type Command struct {
 	EnvVars map[string]string // sandbox env vars overlaid with the process's
 	// SandboxID is the sandbox the process runs in.
 	SandboxID string
-	// Files is the sandbox's file system.
-	Files *FileStore
 
 	ctx    context.Context
 	output func(Stream, []byte) error
@@ -173,22 +169,6 @@ func (c *Command) Stderr(text string) error { return c.output(Stderr, []byte(tex
 
 // Sleep waits d, or until the process is signalled or cancelled.
 func (c *Command) Sleep(d time.Duration) error { return sleepCtx(c.ctx, d) }
-
-// FileStore gives scripts access to a sandbox's in-memory files. Paths are
-// resolved as envd resolves them: relative paths are under /home/user. It is
-// safe for concurrent use.
-type FileStore struct{ fs *memFS }
-
-// ReadFile returns the content of a file.
-func (f *FileStore) ReadFile(p string) ([]byte, error) {
-	return f.fs.readFile(resolvePath(p, defaultUser))
-}
-
-// WriteFile creates or replaces a file, creating its parent directories.
-func (f *FileStore) WriteFile(p string, data []byte) error {
-	_, err := f.fs.writeFile(resolvePath(p, defaultUser), data)
-	return err
-}
 
 // sleepCtx waits d or until ctx is done.
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -214,7 +194,7 @@ func (rt *ScriptedRuntime) Start(_ context.Context, spec SandboxSpec) (Instance,
 	in := &scriptedInstance{
 		rt:       rt,
 		spec:     spec,
-		files:    &FileStore{fs: newMemFS(rt.Files)},
+		files:    newMemFS(rt.Files),
 		ctx:      ctx,
 		cancel:   cancel,
 		kernels:  make(map[string]*kernel),
@@ -233,7 +213,7 @@ func (rt *ScriptedRuntime) Start(_ context.Context, spec SandboxSpec) (Instance,
 type scriptedInstance struct {
 	rt     *ScriptedRuntime
 	spec   SandboxSpec
-	files  *FileStore
+	files  *memFS
 	ctx    context.Context // done on Close
 	cancel context.CancelFunc
 
@@ -354,7 +334,6 @@ func (in *scriptedInstance) Execute(ctx context.Context, req wire.ExecuteRequest
 		SandboxID:      in.spec.SandboxID,
 		Template:       in.spec.Template,
 		State:          k.state,
-		Files:          in.files,
 		ctx:            ctx,
 		emit:           emit,
 	}
@@ -484,7 +463,7 @@ func (in *scriptedInstance) ReadFile(_ context.Context, p string) (io.ReadCloser
 	if err := in.checkOpen(); err != nil {
 		return nil, err
 	}
-	data, err := in.files.fs.readFile(p)
+	data, err := in.files.readFile(p)
 	if err != nil {
 		return nil, err
 	}
@@ -499,42 +478,42 @@ func (in *scriptedInstance) WriteFile(ctx context.Context, p string, r io.Reader
 	if err != nil {
 		return FileInfo{}, err
 	}
-	return in.files.fs.writeFile(p, data)
+	return in.files.writeFile(p, data)
 }
 
 func (in *scriptedInstance) Stat(_ context.Context, p string) (FileInfo, error) {
 	if err := in.checkOpen(); err != nil {
 		return FileInfo{}, err
 	}
-	return in.files.fs.stat(p)
+	return in.files.stat(p)
 }
 
 func (in *scriptedInstance) ListDir(_ context.Context, p string, depth int) ([]FileInfo, error) {
 	if err := in.checkOpen(); err != nil {
 		return nil, err
 	}
-	return in.files.fs.listDir(p, depth)
+	return in.files.listDir(p, depth)
 }
 
 func (in *scriptedInstance) MakeDir(_ context.Context, p string) (FileInfo, error) {
 	if err := in.checkOpen(); err != nil {
 		return FileInfo{}, err
 	}
-	return in.files.fs.makeDir(p)
+	return in.files.makeDir(p)
 }
 
 func (in *scriptedInstance) Remove(_ context.Context, p string) error {
 	if err := in.checkOpen(); err != nil {
 		return err
 	}
-	return in.files.fs.remove(p)
+	return in.files.remove(p)
 }
 
 func (in *scriptedInstance) Move(_ context.Context, src, dst string) (FileInfo, error) {
 	if err := in.checkOpen(); err != nil {
 		return FileInfo{}, err
 	}
-	return in.files.fs.move(src, dst)
+	return in.files.move(src, dst)
 }
 
 // commandLine is the shell line of a "sh -c LINE" process, else the command
@@ -584,7 +563,6 @@ func (in *scriptedInstance) RunProcess(ctx context.Context, spec ProcessSpec, ho
 		PID:       pid,
 		EnvVars:   overlay(in.spec.EnvVars, spec.Envs),
 		SandboxID: in.spec.SandboxID,
-		Files:     in.files,
 		ctx:       pctx,
 		output:    hooks.Output,
 	}

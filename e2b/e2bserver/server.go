@@ -14,7 +14,7 @@ import (
 	"github.com/tta-dev/tta/e2b/wire"
 )
 
-// DefaultEnvdVersion is the envdVersion sandboxes report unless WithEnvdVersion
+// DefaultEnvdVersion is the envdVersion sandboxes report unless withEnvdVersion
 // says otherwise: recent enough that E2B's SDKs use X-Access-Token and the
 // default user without Basic auth.
 const DefaultEnvdVersion = "0.4.0"
@@ -58,7 +58,7 @@ type Server struct {
 // New returns a Server configured by opts. With no options it accepts any API
 // key, knows DefaultTemplates and runs sandboxes on a zero ScriptedRuntime.
 func New(opts ...Option) (*Server, error) {
-	c := config{envdVersion: DefaultEnvdVersion, maxUpload: DefaultMaxUploadSize}
+	c := config{envdVersion: DefaultEnvdVersion, maxUpload: defaultMaxUploadSize}
 	for _, o := range opts {
 		if err := o(&c); err != nil {
 			return nil, err

@@ -24,7 +24,7 @@ func TestNewOptionErrors(t *testing.T) {
 		{"empty key", WithAPIKey("e2b_1", ""), "e2bserver: WithAPIKey: empty key"},
 		{"template without ID", WithTemplates(Template{Alias: "x"}), `e2bserver: WithTemplates: template "x" has no ID`},
 		{"nil runtime", WithRuntime(nil), "e2bserver: WithRuntime: nil Runtime"},
-		{"empty envd version", WithEnvdVersion(""), "e2bserver: WithEnvdVersion: empty version"},
+		{"empty envd version", withEnvdVersion(""), "e2bserver: withEnvdVersion: empty version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,7 +36,7 @@ func TestNewOptionErrors(t *testing.T) {
 }
 
 func TestTemplates(t *testing.T) {
-	e := newEnv(t, WithEnvdVersion("0.5.1"), WithTemplates(
+	e := newEnv(t, withEnvdVersion("0.5.1"), WithTemplates(
 		Template{ID: "custom0000000000000001", Alias: "code-interpreter-v1"}, // replaces the default by alias
 		Template{ID: "gpu00000000000000000001", Alias: "gpu", NoInterpreter: true},
 	))

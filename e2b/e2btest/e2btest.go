@@ -3,16 +3,16 @@
 // machine, no real API key.
 //
 //	func TestAnalysis(t *testing.T) {
-//		client, srv := e2btest.NewServer(t, e2bserver.WithRuntime(&e2bserver.ScriptedRuntime{
+//		env := e2btest.Start(t, e2bserver.WithRuntime(&e2bserver.ScriptedRuntime{
 //			Replies: map[string]e2bserver.Reply{"1+1": {Result: "2"}},
 //		}))
-//		sbx, err := client.Create(t.Context(), e2b.CreateOptions{})
+//		sbx, err := env.Client.Create(t.Context(), e2b.CreateOptions{})
 //		...
-//		srv.Inject(e2bserver.Fault{Op: e2bserver.OpCreate, Status: 429, Times: 1})
+//		env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpCreate, Status: 429, Times: 1})
 //	}
 //
-// NewServer listens on 127.0.0.1. Inside a testing/synctest bubble use
-// NewInMemoryServer instead: its connections are in-memory pipes, so fake time
+// Start listens on 127.0.0.1. Inside a testing/synctest bubble use
+// StartInMemory instead: its connections are in-memory pipes, so fake time
 // advances while requests wait, and sandbox timeouts, injected delays and
 // keepalives all run in fake time.
 package e2btest
@@ -26,9 +26,9 @@ import (
 	"github.com/tta-dev/tta/e2b/e2bserver"
 )
 
-// InMemoryURL is the base URL clients of NewInMemoryServer use. It names no
-// real host: requests travel through in-memory pipes.
-const InMemoryURL = "http://e2b.local"
+// inMemoryURL is the base URL clients of StartInMemory use. It names no real
+// host: requests travel through in-memory pipes.
+const inMemoryURL = "http://e2b.local"
 
 // Env is a running test server with what a client needs to reach it. Its
 // fields are set by Start and StartInMemory and must not be changed; Client
@@ -77,7 +77,7 @@ func Start(t testing.TB, opts ...e2bserver.Option) *Env {
 func StartInMemory(t testing.TB, opts ...e2bserver.Option) *Env {
 	t.Helper()
 	return start(t, opts, func(srv *e2bserver.Server) (string, *http.Client, func()) {
-		return InMemoryURL, srv.InMemoryClient(), func() {}
+		return inMemoryURL, srv.InMemoryClient(), func() {}
 	})
 }
 
@@ -108,18 +108,4 @@ func start(t testing.TB, opts []e2bserver.Option, serve func(*e2bserver.Server) 
 		stop()
 	})
 	return env
-}
-
-// NewServer is Start returning only the client and the server.
-func NewServer(t testing.TB, opts ...e2bserver.Option) (*e2b.Client, *e2bserver.Server) {
-	t.Helper()
-	env := Start(t, opts...)
-	return env.Client, env.Server
-}
-
-// NewInMemoryServer is StartInMemory returning only the client and the server.
-func NewInMemoryServer(t testing.TB, opts ...e2bserver.Option) (*e2b.Client, *e2bserver.Server) {
-	t.Helper()
-	env := StartInMemory(t, opts...)
-	return env.Client, env.Server
 }

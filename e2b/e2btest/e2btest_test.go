@@ -45,12 +45,9 @@ func TestClientMainPaths(t *testing.T) {
 		start  func(testing.TB, ...e2bserver.Option) *e2b.Client
 		secure bool
 	}{
-		{"loopback", func(t testing.TB, o ...e2bserver.Option) *e2b.Client { c, _ := e2btest.NewServer(t, o...); return c }, false},
-		{"loopback secure", func(t testing.TB, o ...e2bserver.Option) *e2b.Client { c, _ := e2btest.NewServer(t, o...); return c }, true},
-		{"in memory", func(t testing.TB, o ...e2bserver.Option) *e2b.Client {
-			c, _ := e2btest.NewInMemoryServer(t, o...)
-			return c
-		}, false},
+		{"loopback", func(t testing.TB, o ...e2bserver.Option) *e2b.Client { return e2btest.Start(t, o...).Client }, false},
+		{"loopback secure", func(t testing.TB, o ...e2bserver.Option) *e2b.Client { return e2btest.Start(t, o...).Client }, true},
+		{"in memory", func(t testing.TB, o ...e2bserver.Option) *e2b.Client { return e2btest.StartInMemory(t, o...).Client }, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			client := tt.start(t, e2bserver.WithRuntime(scripted))
@@ -119,10 +116,11 @@ func TestClientMainPaths(t *testing.T) {
 
 func TestClientSeesPortNotOpenThenReady(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client, srv := e2btest.NewInMemoryServer(t, e2bserver.WithTemplates(e2bserver.Template{
+		env := e2btest.StartInMemory(t, e2bserver.WithTemplates(e2bserver.Template{
 			ID: "mlmin0000000000000000", Alias: "tta-ml-minimal",
 			Faults: e2bserver.SandboxFaults{InterpreterStartDelay: 40 * time.Second},
 		}))
+		client, srv := env.Client, env.Server
 		ctx := t.Context()
 		sbx, err := client.Create(ctx, e2b.CreateOptions{Template: "tta-ml-minimal", Timeout: 5 * time.Minute})
 		require.NoError(t, err)
@@ -141,9 +139,10 @@ func TestClientSeesPortNotOpenThenReady(t *testing.T) {
 }
 
 func TestClientSeesRateLimit(t *testing.T) {
-	client, srv := e2btest.NewServer(t, e2bserver.WithFaults(e2bserver.Fault{
+	env := e2btest.Start(t, e2bserver.WithFaults(e2bserver.Fault{
 		Op: e2bserver.OpCreate, Status: 429, RetryAfter: 2 * time.Second, Times: 1,
 	}))
+	client, srv := env.Client, env.Server
 	_, err := client.Create(t.Context(), e2b.CreateOptions{})
 	var apiErr *e2b.APIError
 	require.ErrorAs(t, err, &apiErr)
@@ -158,7 +157,7 @@ func TestClientSeesRateLimit(t *testing.T) {
 
 func TestClientSandboxExpiresInFakeTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client, srv := e2btest.NewInMemoryServer(t, e2bserver.WithRuntime(&e2bserver.ScriptedRuntime{
+		env := e2btest.StartInMemory(t, e2bserver.WithRuntime(&e2bserver.ScriptedRuntime{
 			Exec: func(ctx context.Context, c *e2bserver.Cell) error {
 				for {
 					if err := c.Stdout("tick\n"); err != nil {
@@ -170,6 +169,7 @@ func TestClientSandboxExpiresInFakeTime(t *testing.T) {
 				}
 			},
 		}))
+		client, srv := env.Client, env.Server
 		ctx := t.Context()
 		sbx, err := client.Create(ctx, e2b.CreateOptions{Timeout: 10 * time.Second})
 		require.NoError(t, err)
@@ -188,7 +188,8 @@ func TestClientSandboxExpiresInFakeTime(t *testing.T) {
 }
 
 func TestClientSeesStreamCut(t *testing.T) {
-	client, srv := e2btest.NewServer(t, e2bserver.WithRuntime(scripted))
+	env := e2btest.Start(t, e2bserver.WithRuntime(scripted))
+	client, srv := env.Client, env.Server
 	sbx, err := client.Create(t.Context(), e2b.CreateOptions{})
 	require.NoError(t, err)
 	require.True(t, srv.SetSandboxFaults(sbx.ID(), e2bserver.SandboxFaults{CutExecutionAfterLines: 2}))

@@ -48,7 +48,8 @@ func statefulRuntime() *e2bserver.ScriptedRuntime {
 
 func TestCreateByIDAndAlias(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client, _ := e2btest.NewInMemoryServer(t, e2bserver.WithRuntime(statefulRuntime()))
+		env := e2btest.StartInMemory(t, e2bserver.WithRuntime(statefulRuntime()))
+		client := env.Client
 		ctx := t.Context()
 		deny := false
 		tests := []struct {
@@ -108,7 +109,8 @@ func TestCreateByIDAndAlias(t *testing.T) {
 
 func TestListFiltersByMetadataAndPages(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client, srv := e2btest.NewInMemoryServer(t)
+		env := e2btest.StartInMemory(t)
+		client, srv := env.Client, env.Server
 		ctx := t.Context()
 		var ids []string // in creation order
 		for _, team := range []string{"a b/c", "other", "a b/c", "a+b&c=d%", "a b/c"} {
@@ -162,7 +164,8 @@ func TestListFiltersByMetadataAndPages(t *testing.T) {
 
 func TestSandboxLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client, srv := e2btest.NewInMemoryServer(t, e2bserver.WithRuntime(statefulRuntime()))
+		env := e2btest.StartInMemory(t, e2bserver.WithRuntime(statefulRuntime()))
+		client, srv := env.Client, env.Server
 		ctx := t.Context()
 		sbx, err := client.Create(ctx, e2b.CreateOptions{Timeout: time.Minute})
 		require.NoError(t, err)
@@ -260,7 +263,8 @@ func TestSandboxLifecycle(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	client, _ := e2btest.NewServer(t)
+	env := e2btest.Start(t)
+	client := env.Client
 	ctx := t.Context()
 	for _, secure := range []bool{false, true} {
 		sbx, err := client.Create(ctx, e2b.CreateOptions{Secure: secure})
@@ -300,7 +304,8 @@ func TestRunCodeCallbacksSeeEveryEventInOrder(t *testing.T) {
 		}
 		return nil
 	}}
-	client, _ := e2btest.NewServer(t, e2bserver.WithRuntime(rt))
+	env := e2btest.Start(t, e2bserver.WithRuntime(rt))
+	client := env.Client
 	ctx := t.Context()
 	sbx, err := client.Create(ctx, e2b.CreateOptions{EnvVars: map[string]string{"RUN": "sandbox"}})
 	require.NoError(t, err)
@@ -346,7 +351,8 @@ func TestRunCodeCallbacksSeeEveryEventInOrder(t *testing.T) {
 }
 
 func TestContexts(t *testing.T) {
-	client, _ := e2btest.NewServer(t, e2bserver.WithRuntime(statefulRuntime()))
+	env := e2btest.Start(t, e2bserver.WithRuntime(statefulRuntime()))
+	client := env.Client
 	ctx := t.Context()
 	sbx, err := client.Create(ctx, e2b.CreateOptions{Secure: true})
 	require.NoError(t, err)
@@ -409,7 +415,8 @@ func TestContexts(t *testing.T) {
 func TestFiles(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
-			client, _ := e2btest.NewServer(t)
+			env := e2btest.Start(t)
+			client := env.Client
 			ctx := t.Context()
 			sbx, err := client.Create(ctx, e2b.CreateOptions{Template: "base", Secure: secure})
 			require.NoError(t, err)
@@ -497,7 +504,8 @@ func TestRunCommandStreams(t *testing.T) {
 			}
 			return 4, nil
 		}}
-		client, _ := e2btest.NewInMemoryServer(t, e2bserver.WithRuntime(rt))
+		env := e2btest.StartInMemory(t, e2bserver.WithRuntime(rt))
+		client := env.Client
 		ctx := t.Context()
 		sbx, err := client.Create(ctx, e2b.CreateOptions{Template: "base", EnvVars: map[string]string{"WHO": "sandbox"}})
 		require.NoError(t, err)
@@ -540,7 +548,8 @@ func TestRunCommandKillsTheProcessOnCancel(t *testing.T) {
 				}
 			}
 		}}
-		client, srv := e2btest.NewInMemoryServer(t, e2bserver.WithRuntime(rt))
+		env := e2btest.StartInMemory(t, e2bserver.WithRuntime(rt))
+		client, srv := env.Client, env.Server
 		sbx, err := client.Create(t.Context(), e2b.CreateOptions{Template: "base"})
 		require.NoError(t, err)
 

@@ -108,10 +108,11 @@ func TestWrongAPIKeyIsUnauthorized(t *testing.T) {
 
 func TestPortNotOpenForever(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client, srv := e2btest.NewInMemoryServer(t, e2bserver.WithTemplates(e2bserver.Template{
+		env := e2btest.StartInMemory(t, e2bserver.WithTemplates(e2bserver.Template{
 			ID: "heavy00000000000000000", Alias: "heavy",
 			Faults: e2bserver.SandboxFaults{InterpreterNeverStarts: true},
 		}))
+		client, srv := env.Client, env.Server
 		ctx := t.Context()
 		sbx, err := client.Create(ctx, e2b.CreateOptions{Template: "heavy", Timeout: time.Hour})
 		require.NoError(t, err)
@@ -183,7 +184,8 @@ func TestSlowCreate(t *testing.T) {
 }
 
 func TestConnectionResetIsATransientTransportError(t *testing.T) {
-	client, srv := e2btest.NewServer(t)
+	env := e2btest.Start(t)
+	client, srv := env.Client, env.Server
 	ctx := t.Context()
 	sbx, err := client.Create(ctx, e2b.CreateOptions{})
 	require.NoError(t, err)
@@ -238,7 +240,8 @@ func TestStreamCutAndExpiryMidRun(t *testing.T) {
 				}
 			}
 		}}
-		client, srv := e2btest.NewInMemoryServer(t, e2bserver.WithRuntime(rt))
+		env := e2btest.StartInMemory(t, e2bserver.WithRuntime(rt))
+		client, srv := env.Client, env.Server
 		ctx := t.Context()
 
 		step("stream cut: interrupted, the sandbox lives on", func() {
@@ -300,7 +303,8 @@ func TestCancellationInterruptsTheExecution(t *testing.T) {
 			observed <- ctx.Err()
 			return ctx.Err()
 		}}
-		client, _ := e2btest.NewInMemoryServer(t, e2bserver.WithRuntime(rt))
+		env := e2btest.StartInMemory(t, e2bserver.WithRuntime(rt))
+		client := env.Client
 		sbx, err := client.Create(t.Context(), e2b.CreateOptions{})
 		require.NoError(t, err)
 
@@ -351,7 +355,8 @@ func TestLargeNDJSONLine(t *testing.T) {
 		}
 		return c.Stdout("after\n")
 	}}
-	client, _ := e2btest.NewServer(t, e2bserver.WithRuntime(rt))
+	env := e2btest.Start(t, e2bserver.WithRuntime(rt))
+	client := env.Client
 	sbx, err := client.Create(t.Context(), e2b.CreateOptions{})
 	require.NoError(t, err)
 	var got int
@@ -367,7 +372,8 @@ func TestLargeNDJSONLine(t *testing.T) {
 // interpreter accepts: the 413's FastAPI-style {"detail"} tells the caller what
 // to do instead, and reaches the error's message.
 func TestOversizedExecutionCarriesTheServersHint(t *testing.T) {
-	client, _ := e2btest.NewServer(t, e2bserver.WithRuntime(scripted))
+	env := e2btest.Start(t, e2bserver.WithRuntime(scripted))
+	client := env.Client
 	sbx, err := client.Create(t.Context(), e2b.CreateOptions{})
 	require.NoError(t, err)
 	_, err = sbx.RunCode(t.Context(), "# "+strings.Repeat("x", 17<<20), e2b.RunCodeOptions{})

@@ -162,7 +162,8 @@ func TestNoLeakedGoroutinesOrConnections(t *testing.T) {
 func TestInMemoryServerLeavesNothingBehind(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	t.Run("workload", func(t *testing.T) {
-		client, _ := e2btest.NewInMemoryServer(t)
+		env := e2btest.StartInMemory(t)
+		client := env.Client
 		sbx, err := client.Create(t.Context(), e2b.CreateOptions{})
 		require.NoError(t, err)
 		_, err = sbx.RunCode(t.Context(), "1", e2b.RunCodeOptions{})
