@@ -56,21 +56,28 @@ const (
 var apiKeyPattern = regexp.MustCompile(`(?i)^e2b_[0-9a-f]+$`)
 
 // An Option configures NewClient. Options are applied in order; a later one
-// wins over an earlier one of the same kind.
-type Option func(*config)
+// wins over an earlier one of the same kind. An option that is given a bad
+// value, and a nil Option, make NewClient fail with an error saying which.
+type Option func(*config) error
 
 // WithAPIKey sets the API key sent as X-API-Key to the control plane. It must
 // look like "e2b_" followed by hexadecimal digits. An empty key falls back to
 // E2B_API_KEY.
 func WithAPIKey(key string) Option {
-	return func(c *config) { c.apiKey = key }
+	return func(c *config) error {
+		c.apiKey = key
+		return nil
+	}
 }
 
 // WithAccessToken sets a personal access token, sent to the control plane as
 // "Authorization: Bearer <token>" next to the API key, as the official SDKs do.
 // An empty token falls back to E2B_ACCESS_TOKEN.
 func WithAccessToken(token string) Option {
-	return func(c *config) { c.accessToken = token }
+	return func(c *config) error {
+		c.accessToken = token
+		return nil
+	}
 }
 
 // WithDomain sets the domain (default DefaultDomain, or E2B_DOMAIN). The
@@ -79,14 +86,20 @@ func WithAccessToken(token string) Option {
 // WithSandboxURL or E2B_SANDBOX_URL says otherwise. An empty domain falls back
 // to E2B_DOMAIN.
 func WithDomain(domain string) Option {
-	return func(c *config) { c.domain = domain }
+	return func(c *config) error {
+		c.domain = domain
+		return nil
+	}
 }
 
 // WithAPIURL sets the whole control-plane base URL, for example
 // "http://127.0.0.1:3000" for a local server. It wins over E2B_API_URL and over
 // the domain. An empty URL falls back to E2B_API_URL.
 func WithAPIURL(u string) Option {
-	return func(c *config) { c.apiURL = u }
+	return func(c *config) error {
+		c.apiURL = u
+		return nil
+	}
 }
 
 // WithSandboxURL sends every request for every sandbox and port to this base
@@ -94,7 +107,10 @@ func WithAPIURL(u string) Option {
 // E2b-Sandbox-Id and E2b-Sandbox-Port headers. This is how a local, plain-http
 // server is reached. An empty URL falls back to E2B_SANDBOX_URL.
 func WithSandboxURL(u string) Option {
-	return func(c *config) { c.sandboxURL = u }
+	return func(c *config) error {
+		c.sandboxURL = u
+		return nil
+	}
 }
 
 // WithHTTPClient makes the client send every request, control plane and
@@ -104,7 +120,10 @@ func WithSandboxURL(u string) Option {
 // should do the same, and should have no Timeout, which would cut long
 // executions and command streams. A nil hc keeps the defaults.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *config) { c.httpClient = hc }
+	return func(c *config) error {
+		c.httpClient = hc
+		return nil
+	}
 }
 
 // WithRequestTimeout bounds each non-streaming request (control plane, health
@@ -117,9 +136,13 @@ func WithHTTPClient(hc *http.Client) Option {
 // DefaultRequestTimeout; zero disables the bound; a negative d makes NewClient
 // fail.
 func WithRequestTimeout(d time.Duration) Option {
-	return func(c *config) {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("e2b: WithRequestTimeout: the request timeout must be >= 0 (0 disables it), got %s", d)
+		}
 		c.requestTimeout = d
 		c.requestTimeoutSet = true
+		return nil
 	}
 }
 
@@ -141,9 +164,12 @@ type config struct {
 // and validates the result without sending anything.
 func newConfig(opts []Option) (config, error) {
 	var c config
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&c)
+	for i, opt := range opts {
+		if opt == nil {
+			return config{}, fmt.Errorf("e2b: NewClient: option %d is nil; pass only options such as WithAPIKey", i+1)
+		}
+		if err := opt(&c); err != nil {
+			return config{}, err
 		}
 	}
 	c.apiKey = firstNonEmpty(c.apiKey, os.Getenv(EnvAPIKey))
@@ -160,9 +186,6 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if !apiKeyPattern.MatchString(c.apiKey) {
 		return config{}, ErrInvalidAPIKey
-	}
-	if c.requestTimeout < 0 {
-		return config{}, fmt.Errorf("e2b: request timeout must be >= 0 (0 disables it), got %s", c.requestTimeout)
 	}
 	if strings.ContainsAny(c.domain, "/:@ ") {
 		return config{}, fmt.Errorf("e2b: domain %q is not a bare domain name such as %q", c.domain, DefaultDomain)

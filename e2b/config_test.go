@@ -74,7 +74,7 @@ func TestNewClientConfigPrecedence(t *testing.T) {
 		{
 			name:       "empty options fall back to the environment",
 			env:        map[string]string{EnvAPIKey: testKey, EnvDomain: "example.dev"},
-			opts:       []Option{WithAPIKey(""), WithDomain(""), WithAPIURL(""), nil},
+			opts:       []Option{WithAPIKey(""), WithDomain(""), WithAPIURL("")},
 			wantAPIURL: "https://api.example.dev",
 			wantDomain: "example.dev",
 		},
@@ -123,6 +123,12 @@ func TestNewClientRequestTimeout(t *testing.T) {
 	_, err = NewClient(WithAPIKey(testKey), WithRequestTimeout(-time.Second))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "request timeout must be >= 0")
+}
+
+func TestNewClientRejectsANilOption(t *testing.T) {
+	clearEnv(t)
+	_, err := NewClient(WithAPIKey(testKey), nil)
+	require.EqualError(t, err, "e2b: NewClient: option 2 is nil; pass only options such as WithAPIKey")
 }
 
 func TestNewClientWithoutKeyNamesTheVariable(t *testing.T) {

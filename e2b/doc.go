@@ -14,6 +14,11 @@
 // e2b.app), E2B_API_URL (the whole control-plane base URL; default
 // https://api.<domain>) and E2B_SANDBOX_URL. E2B_DEBUG is not supported.
 //
+// Options follow one convention: each is an Option named With..., applied in
+// order, a later one winning over an earlier one of the same kind; an option
+// given a bad value, and a nil Option, make NewClient return an error that
+// says which. NewClient never panics.
+//
 // # Reaching a sandbox
 //
 // Each sandbox port has its own origin, https://<port>-<sandboxID>.<domain>

@@ -4,6 +4,12 @@
 // SDKs and package e2b talk to it unchanged when pointed at it
 // (E2B_API_URL and E2B_SANDBOX_URL, or e2b.WithAPIURL and e2b.WithSandboxURL).
 //
+// # Options
+//
+// New takes Options named With..., applied in order. Each is checked when New
+// applies it: an option given a bad value, and a nil Option, make New return an
+// error that says which. New never panics.
+//
 // # Routing
 //
 // A request carrying E2b-Sandbox-Id and E2b-Sandbox-Port headers, or whose Host

@@ -5,7 +5,10 @@ import (
 	"fmt"
 )
 
-// Option configures a Server at construction.
+// An Option configures a Server at construction (New). Options are applied in
+// order; WithAPIKey, WithTemplates and WithFaults accumulate, the others
+// replace what an earlier one set. An option that is given a bad value, and a
+// nil Option, make New fail with an error saying which.
 type Option func(*config) error
 
 type config struct {

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -59,7 +60,10 @@ type Server struct {
 // key, knows DefaultTemplates and runs sandboxes on a zero ScriptedRuntime.
 func New(opts ...Option) (*Server, error) {
 	c := config{envdVersion: DefaultEnvdVersion, maxUpload: defaultMaxUploadSize}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("e2bserver: New: option %d is nil; pass only options such as WithRuntime", i+1)
+		}
 		if err := o(&c); err != nil {
 			return nil, err
 		}

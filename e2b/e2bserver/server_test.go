@@ -25,6 +25,7 @@ func TestNewOptionErrors(t *testing.T) {
 		{"template without ID", WithTemplates(Template{Alias: "x"}), `e2bserver: WithTemplates: template "x" has no ID`},
 		{"nil runtime", WithRuntime(nil), "e2bserver: WithRuntime: nil Runtime"},
 		{"empty envd version", withEnvdVersion(""), "e2bserver: withEnvdVersion: empty version"},
+		{"nil option", nil, "e2bserver: New: option 1 is nil; pass only options such as WithRuntime"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,11 @@
 // StartInMemory instead: its connections are in-memory pipes, so fake time
 // advances while requests wait, and sandbox timeouts, injected delays and
 // keepalives all run in fake time.
+//
+// Start and StartInMemory take the server's own options (e2bserver.Option,
+// named With...); a bad or nil option fails the test with the error
+// e2bserver.New returns, as does anything else that keeps the server from
+// starting. Neither panics.
 package e2btest
 
 import (
