@@ -33,8 +33,8 @@ func startE2B(t *testing.T, templates ...ttatest.FakeTemplate) seedEnv {
 			t.Fatalf("template %q needs an ID for the E2B server", ft.Name)
 		}
 		tpls = append(tpls, e2bserver.Template{ID: ft.ID, Alias: ft.Name, Faults: e2bserver.SandboxFaults{
-			InterpreterStartDelay:  ft.ReadyAfter,
-			InterpreterNeverStarts: ft.NeverReady,
+			ReadyAfter: ft.ReadyAfter,
+			NeverReady: ft.NeverReady,
 		}})
 	}
 	e.env = e2btest.StartInMemory(t,
@@ -56,7 +56,7 @@ func (e *e2bEnv) script(code string, out ttatest.Output) {
 // failRuns answers the next n executions with the proxy's 503: the request
 // never reached the interpreter.
 func (e *e2bEnv) failRuns(n int) {
-	e.env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpExecute, Times: n, Status: 503})
+	e.env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpRun, Times: n, Status: 503})
 }
 
 // failKills answers the next n kills with 503.

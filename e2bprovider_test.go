@@ -263,10 +263,10 @@ func TestE2BProvider_WarmCallSendsOnlyTheRun(t *testing.T) {
 					Replies: map[string]e2bserver.Reply{"1+1": {Result: "2"}},
 				}, tc.opts...)
 				require.NoError(t, exec.WaitWarm(context.Background()))
-				for _, op := range []e2bserver.Op{e2bserver.OpCreate, e2bserver.OpInterpreterHealth, e2bserver.OpKill} {
+				for _, op := range []e2bserver.Op{e2bserver.OpCreate, e2bserver.OpProbe, e2bserver.OpKill} {
 					env.Server.Inject(e2bserver.Fault{Op: op, Delay: time.Second})
 				}
-				runs := env.Server.Calls(e2bserver.OpExecute)
+				runs := env.Server.Calls(e2bserver.OpRun)
 
 				start := time.Now()
 				out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1+1"})
@@ -274,7 +274,7 @@ func TestE2BProvider_WarmCallSendsOnlyTheRun(t *testing.T) {
 				assert.Equal(t, tc.want, time.Since(start))
 				require.Len(t, out.Results, 1)
 				assert.Equal(t, "2", out.Results[0].Text)
-				assert.Equal(t, runs+1, env.Server.Calls(e2bserver.OpExecute), "one run")
+				assert.Equal(t, runs+1, env.Server.Calls(e2bserver.OpRun), "one run")
 			})
 		})
 	}

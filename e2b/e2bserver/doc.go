@@ -54,11 +54,14 @@
 // # Faults
 //
 // The failures E2B integrations meet in practice can be injected: a Fault makes
-// chosen calls answer 429 with Retry-After, 5xx, slowly, or drop the
-// connection, N times or until cleared; SandboxFaults keep a template's or a
-// sandbox's interpreter port closed for a while or forever, cut /execute
-// streams mid-way, or expire the sandbox mid-execution. Server.Expire ends a
-// sandbox's life at once.
+// the calls of an Op (OpCreate, OpRun, OpProbe, ...) answer 429 with
+// Retry-After, 5xx, slowly, or drop the connection, from the Nth call on,
+// Times times or until cleared; SandboxFaults keep a template's or a sandbox's
+// interpreter port closed for a while (ReadyAfter) or forever (NeverReady),
+// cut /execute streams mid-way, or expire the sandbox mid-execution.
+// Server.Expire ends a sandbox's life at once. The vocabulary (Op names,
+// ReadyAfter, NeverReady, Nth) is the one package ttatest uses for its fake
+// provider.
 //
 // # Time
 //

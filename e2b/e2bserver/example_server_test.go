@@ -20,7 +20,7 @@ func Example() {
 		}),
 		e2bserver.WithTemplates(e2bserver.Template{
 			ID: "mlmin0000000000000000", Alias: "tta-ml-minimal",
-			Faults: e2bserver.SandboxFaults{InterpreterNeverStarts: true},
+			Faults: e2bserver.SandboxFaults{NeverReady: true},
 		}),
 	)
 	if err != nil {

@@ -12,43 +12,45 @@ import (
 
 // Op names a kind of call the Server answers: control-plane operations and the
 // endpoints of a sandbox's ports. Faults select the calls they affect by Op, and
-// Server.Calls counts calls by Op.
+// Server.Calls counts calls by Op. The names are those package ttatest uses for
+// the same operations.
 type Op string
 
 // Control-plane operations.
 const (
-	OpCreate     Op = "create"     // POST /sandboxes, POST /v2/sandboxes
-	OpGet        Op = "get"        // GET /sandboxes/{id}
-	OpList       Op = "list"       // GET /sandboxes, GET /v2/sandboxes
-	OpKill       Op = "kill"       // DELETE /sandboxes/{id}
-	OpSetTimeout Op = "timeout"    // POST /sandboxes/{id}/timeout
-	OpConnect    Op = "connect"    // POST /sandboxes/{id}/connect, POST /v2/sandboxes/{id}/connect
-	OpPause      Op = "pause"      // POST /sandboxes/{id}/pause
-	OpResume     Op = "resume"     // POST /sandboxes/{id}/resume
-	OpAPIHealth  Op = "api.health" // GET /health on the control plane
+	OpCreate     Op = "create"      // POST /sandboxes, POST /v2/sandboxes
+	OpGet        Op = "get"         // GET /sandboxes/{id}
+	OpList       Op = "list"        // GET /sandboxes, GET /v2/sandboxes
+	OpKill       Op = "kill"        // DELETE /sandboxes/{id}
+	OpSetTimeout Op = "set-timeout" // POST /sandboxes/{id}/timeout
+	OpConnect    Op = "connect"     // POST /sandboxes/{id}/connect, POST /v2/sandboxes/{id}/connect
+	OpPause      Op = "pause"       // POST /sandboxes/{id}/pause
+	OpResume     Op = "resume"      // POST /sandboxes/{id}/resume
+	OpAPIHealth  Op = "api-health"  // GET /health on the control plane
 )
 
 // Sandbox endpoints (traffic routed to a sandbox port).
 const (
-	OpEnvdHealth        Op = "envd.health"          // envd GET /health
-	OpFiles             Op = "envd.files"           // envd GET and POST /files
-	OpProcess           Op = "envd.process"         // envd process.Process RPCs
-	OpFilesystem        Op = "envd.filesystem"      // envd filesystem.Filesystem RPCs
-	OpInterpreterHealth Op = "interpreter.health"   // interpreter GET /health
-	OpExecute           Op = "interpreter.execute"  // interpreter POST /execute
-	OpContexts          Op = "interpreter.contexts" // interpreter /contexts and below
-	OpEnvdOther         Op = "envd.other"           // any other envd path
-	OpInterpreterOther  Op = "interpreter.other"    // any other interpreter path
+	OpEnvdProbe  Op = "envd-probe" // envd GET /health
+	OpFiles      Op = "files"      // envd GET and POST /files
+	OpCommand    Op = "command"    // envd process.Process RPCs: commands and their streams
+	OpFilesystem Op = "filesystem" // envd filesystem.Filesystem RPCs
+	OpProbe      Op = "probe"      // interpreter GET /health: its readiness
+	OpRun        Op = "run"        // interpreter POST /execute: running code
+	OpContext    Op = "context"    // interpreter /contexts and below
+	OpEnvdOther  Op = "envd-other" // any other envd path
+	// OpInterpreterOther is any other interpreter path.
+	OpInterpreterOther Op = "interpreter-other"
 	// OpOtherPort is traffic to a port that is neither envd's nor the
 	// interpreter's (always answered 502 port not open).
-	OpOtherPort Op = "port.other"
+	OpOtherPort Op = "other-port"
 )
 
 // Fault makes matching calls misbehave, the way E2B's API and proxy do under
 // load or failure. A call matches when Op, Template and SandboxID all match
 // (empty fields match anything). The first matching fault in injection order
-// applies; it then counts down Times. A Fault is a plain value: the Server
-// keeps its own copy.
+// that is due applies: Nth and Times say which of its matching calls it
+// affects. A Fault is a plain value: the Server keeps its own copy.
 //
 // Effects, in this order: wait Delay (the call then proceeds normally unless
 // Reset or Status is set; the wait ends early if the client goes away); then
@@ -66,8 +68,16 @@ type Fault struct {
 	// about no particular sandbox (create, list) never match a non-empty one.
 	SandboxID string
 
-	// Times is how many matching calls the fault affects; 0 means every
-	// matching call until ClearFaults.
+	// Nth, when > 0, lets the first Nth-1 matching calls through untouched:
+	// the fault starts at the nth matching call, 1-based. 0 starts at the
+	// first. A negative Nth counts as 0 for Inject and is an error for
+	// WithFaults.
+	Nth int
+	// Times is how many matching calls the fault affects from the one it
+	// starts at. 0 means every matching call until ClearFaults, or only the
+	// nth when Nth is set: Fault{Nth: 3} fails the third call alone, like
+	// ttatest's. A negative Times counts as 0 for Inject and is an error for
+	// WithFaults.
 	Times int
 
 	// Delay holds each affected call this long before it proceeds.
@@ -89,14 +99,14 @@ type Fault struct {
 // (Server.SetSandboxFaults). The zero value injects nothing. It is a plain
 // value: the Server keeps its own copy.
 type SandboxFaults struct {
-	// InterpreterStartDelay keeps the interpreter port (49999) closed for this
-	// long after the sandbox is created (after the SetSandboxFaults call for a
+	// ReadyAfter keeps the interpreter port (49999) closed for this long
+	// after the sandbox is created (after the SetSandboxFaults call for a
 	// live sandbox): requests to it get 502 "The sandbox is running but port
 	// is not open" until then.
-	InterpreterStartDelay time.Duration
-	// InterpreterNeverStarts keeps the interpreter port closed for the
-	// sandbox's whole life: the failure of a heavy custom template.
-	InterpreterNeverStarts bool
+	ReadyAfter time.Duration
+	// NeverReady keeps the interpreter port closed for the sandbox's whole
+	// life: the failure of a heavy custom template.
+	NeverReady bool
 	// CutExecutionAfterLines, when > 0, aborts the connection of every
 	// /execute stream of the sandbox after it has written that many NDJSON
 	// lines (keepalives included), without end_of_execution.
@@ -107,10 +117,22 @@ type SandboxFaults struct {
 	ExpireAfterLines int
 }
 
-// fault is an injected Fault with its remaining count.
+// fault is an injected Fault with its counts.
 type fault struct {
 	Fault
-	left int // remaining affected calls; meaningless when Times == 0
+	seen int // matching calls so far
+	left int // remaining affected calls; 0 when unlimited
+}
+
+// newFault returns f ready to be matched: negative counts are 0, and a fault
+// with Nth but no Times affects one call.
+func newFault(f Fault) *fault {
+	f.Nth, f.Times = max(f.Nth, 0), max(f.Times, 0)
+	left := f.Times
+	if left == 0 && f.Nth > 0 {
+		left = 1
+	}
+	return &fault{Fault: f, left: left}
 }
 
 // callInfo is what a fault is matched against.
@@ -137,7 +159,7 @@ func (f *Fault) matches(c callInfo) bool {
 func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{Fault: f, left: f.Times})
+	s.faults = append(s.faults, newFault(f))
 }
 
 // ClearFaults removes every injected Fault (not SandboxFaults).
@@ -163,7 +185,7 @@ func (s *Server) SetTemplateFaults(ref string, f SandboxFaults) bool {
 }
 
 // SetSandboxFaults replaces the SandboxFaults of a live sandbox, taking effect
-// now (InterpreterStartDelay counts from this call). It reports whether the
+// now (ReadyAfter counts from this call). It reports whether the
 // sandbox exists.
 func (s *Server) SetSandboxFaults(sandboxID string, f SandboxFaults) bool {
 	s.mu.Lock()
@@ -195,10 +217,14 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, c callInfo)
 		if !inj.matches(c) {
 			continue
 		}
+		inj.seen++
+		if inj.seen < inj.Nth {
+			continue
+		}
 		f, found = inj.Fault, true
-		if inj.Times > 0 {
+		if inj.left > 0 {
 			inj.left--
-			if inj.left <= 0 {
+			if inj.left == 0 {
 				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
 			}
 		}

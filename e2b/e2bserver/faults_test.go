@@ -31,6 +31,36 @@ func TestFaultRateLimitWithRetryAfter(t *testing.T) {
 	assert.Len(t, e.srv.Sandboxes(), 1)
 }
 
+func TestFaultNth(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault Fault
+		want  []int // status of calls 1 to 5
+	}{
+		{"the nth call alone", Fault{Op: OpGet, Status: 503, Nth: 3}, []int{200, 200, 503, 200, 200}},
+		{"Times calls from the nth", Fault{Op: OpGet, Status: 503, Nth: 2, Times: 2}, []int{200, 503, 503, 200, 200}},
+		{"every call from the first", Fault{Op: OpGet, Status: 503}, []int{503, 503, 503, 503, 503}},
+		{"a negative count is 0", Fault{Op: OpGet, Status: 503, Nth: -1, Times: -1}, []int{503, 503, 503, 503, 503}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			sb := e.create(map[string]any{"templateID": "base"})
+			e.srv.Inject(tt.fault)
+			var got []int
+			for range tt.want {
+				got = append(got, e.api(http.MethodGet, "/sandboxes/"+sb.SandboxID, nil).StatusCode)
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestWithFaultsRejectsNegativeCounts(t *testing.T) {
+	_, err := New(WithFaults(Fault{Op: OpGet}, Fault{Op: OpGet, Nth: -1}))
+	require.EqualError(t, err, "e2bserver: WithFaults: fault 2 has Nth -1 and Times 0; both must be >= 0 (0 means from the first call, and every call)")
+}
+
 func TestFaultServerErrors(t *testing.T) {
 	tests := []struct {
 		status int
@@ -117,7 +147,7 @@ func TestFaultConnectionReset(t *testing.T) {
 	t.Run("in memory, sandbox endpoint", func(t *testing.T) {
 		e := newEnv(t)
 		sb := e.create(map[string]any{"templateID": "code-interpreter-v1"})
-		e.srv.Inject(Fault{Op: OpExecute, Reset: true, Times: 1})
+		e.srv.Inject(Fault{Op: OpRun, Reset: true, Times: 1})
 		req := newRequest(t, http.MethodPost, baseURL+"/execute", wire.ExecuteRequest{Code: "1"})
 		req.Header.Set(wire.HeaderSandboxID, sb.SandboxID)
 		req.Header.Set(wire.HeaderSandboxPort, fmt.Sprint(e2b.InterpreterPort))

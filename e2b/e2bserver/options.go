@@ -64,9 +64,15 @@ func WithRuntime(rt Runtime) Option {
 	}
 }
 
-// WithFaults injects faults from the start, as Server.Inject does.
+// WithFaults injects faults from the start, as Server.Inject does. A fault
+// with a negative Nth or Times is an error.
 func WithFaults(fs ...Fault) Option {
 	return func(c *config) error {
+		for i, f := range fs {
+			if f.Nth < 0 || f.Times < 0 {
+				return fmt.Errorf("e2bserver: WithFaults: fault %d has Nth %d and Times %d; both must be >= 0 (0 means from the first call, and every call)", i+1, f.Nth, f.Times)
+			}
+		}
 		c.faults = append(c.faults, fs...)
 		return nil
 	}

@@ -77,11 +77,11 @@ func sandboxOp(port int, r *http.Request) Op {
 	case e2b.EnvdPort:
 		switch {
 		case p == "/health":
-			return OpEnvdHealth
+			return OpEnvdProbe
 		case p == "/files":
 			return OpFiles
 		case strings.HasPrefix(p, "/process.Process/"):
-			return OpProcess
+			return OpCommand
 		case strings.HasPrefix(p, "/filesystem.Filesystem/"):
 			return OpFilesystem
 		}
@@ -89,11 +89,11 @@ func sandboxOp(port int, r *http.Request) Op {
 	case e2b.InterpreterPort:
 		switch {
 		case p == "/health":
-			return OpInterpreterHealth
+			return OpProbe
 		case p == "/execute":
-			return OpExecute
+			return OpRun
 		case p == "/contexts" || strings.HasPrefix(p, "/contexts/"):
-			return OpContexts
+			return OpContext
 		}
 		return OpInterpreterOther
 	}

@@ -81,7 +81,7 @@ func TestPortNotOpenForADuration(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, WithTemplates(Template{
 			ID: "mlmin0000000000000000", Alias: "tta-ml-minimal",
-			Faults: SandboxFaults{InterpreterStartDelay: 30 * time.Second},
+			Faults: SandboxFaults{ReadyAfter: 30 * time.Second},
 		}))
 		sb := e.create(map[string]any{"templateID": "tta-ml-minimal", "timeout": 300})
 		assert.Equal(t, "mlmin0000000000000000", sb.TemplateID)
@@ -101,7 +101,7 @@ func TestPortNotOpenForADuration(t *testing.T) {
 
 func TestPortNeverOpen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, WithTemplates(Template{ID: "broken", Faults: SandboxFaults{InterpreterNeverStarts: true}}))
+		e := newEnv(t, WithTemplates(Template{ID: "broken", Faults: SandboxFaults{NeverReady: true}}))
 		for _, tmpl := range []string{"broken", "base"} {
 			sb := e.create(map[string]any{"templateID": tmpl, "timeout": 3600})
 			for range 3 {
@@ -112,7 +112,7 @@ func TestPortNeverOpen(t *testing.T) {
 				time.Sleep(20 * time.Minute)
 			}
 		}
-		assert.Equal(t, 6, e.srv.Calls(OpInterpreterHealth))
+		assert.Equal(t, 6, e.srv.Calls(OpProbe))
 	})
 }
 
@@ -120,13 +120,13 @@ func TestSetSandboxAndTemplateFaults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t)
 		sb := e.create(map[string]any{"templateID": "code-interpreter-v1", "timeout": 300})
-		require.True(t, e.srv.SetSandboxFaults(sb.SandboxID, SandboxFaults{InterpreterStartDelay: 10 * time.Second}))
+		require.True(t, e.srv.SetSandboxFaults(sb.SandboxID, SandboxFaults{ReadyAfter: 10 * time.Second}))
 		assert.False(t, e.srv.SetSandboxFaults("inope", SandboxFaults{}))
 		assert.Equal(t, http.StatusBadGateway, e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil).StatusCode)
 		time.Sleep(10 * time.Second)
 		assert.Equal(t, http.StatusOK, e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil).StatusCode)
 
-		require.True(t, e.srv.SetTemplateFaults(CodeInterpreterTemplateID, SandboxFaults{InterpreterNeverStarts: true}))
+		require.True(t, e.srv.SetTemplateFaults(CodeInterpreterTemplateID, SandboxFaults{NeverReady: true}))
 		assert.False(t, e.srv.SetTemplateFaults("nope", SandboxFaults{}))
 		later := e.create(map[string]any{"templateID": "code-interpreter-v1", "timeout": 300})
 		assert.Equal(t, http.StatusBadGateway, e.sandbox(later.SandboxID, e2b.InterpreterPort, http.MethodGet, "/health", nil).StatusCode)

@@ -44,13 +44,13 @@ type sandbox struct {
 // The caller holds Server.mu.
 func (sb *sandbox) setFaults(f SandboxFaults, now time.Time) {
 	sb.faults = f
-	sb.interpreterOpenAt = now.Add(f.InterpreterStartDelay)
+	sb.interpreterOpenAt = now.Add(f.ReadyAfter)
 }
 
 // interpreterOpenLocked reports whether faults and template let port 49999
 // be open at now. The caller holds Server.mu.
 func (sb *sandbox) interpreterOpenLocked(now time.Time) bool {
-	if sb.template.NoInterpreter || sb.faults.InterpreterNeverStarts {
+	if sb.template.NoInterpreter || sb.faults.NeverReady {
 		return false
 	}
 	return !now.Before(sb.interpreterOpenAt)

@@ -360,7 +360,7 @@ func TestDoubleSlashSandboxPathIsServed(t *testing.T) {
 	events, err := readEvents(resp.Body)
 	require.NoError(t, err)
 	assert.Equal(t, []string{wire.EventNumberOfExecutions, wire.EventEndOfExecution}, eventTypes(events))
-	assert.Equal(t, 1, e.srv.Calls(OpExecute), "classified as an execution")
+	assert.Equal(t, 1, e.srv.Calls(OpRun), "classified as an execution")
 	assert.Equal(t, http.StatusNoContent, e.sandbox(id, e2b.EnvdPort, http.MethodGet, "//health", nil).StatusCode)
 }
 

@@ -87,7 +87,7 @@ func New(opts ...Option) (*Server, error) {
 		s.addTemplate(t)
 	}
 	for _, f := range c.faults {
-		s.faults = append(s.faults, &fault{Fault: f, left: f.Times})
+		s.faults = append(s.faults, newFault(f))
 	}
 	s.api = s.controlPlaneHandler()
 	s.envd = s.envdHandler()

@@ -137,7 +137,7 @@ func TestCalls(t *testing.T) {
 	e.api(http.MethodGet, "/sandboxes/"+sb.SandboxID, nil)
 	e.execute(sb.SandboxID, wire.ExecuteRequest{Code: "1"})
 	e.sandbox(sb.SandboxID, e2b.EnvdPort, http.MethodGet, "/files?path=x", nil)
-	for op, want := range map[Op]int{OpCreate: 1, OpGet: 1, OpExecute: 1, OpFiles: 1, OpKill: 0} {
+	for op, want := range map[Op]int{OpCreate: 1, OpGet: 1, OpRun: 1, OpFiles: 1, OpKill: 0} {
 		assert.Equal(t, want, e.srv.Calls(op), op)
 	}
 }

@@ -118,7 +118,7 @@ func TestClientSeesPortNotOpenThenReady(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		env := e2btest.StartInMemory(t, e2bserver.WithTemplates(e2bserver.Template{
 			ID: "mlmin0000000000000000", Alias: "tta-ml-minimal",
-			Faults: e2bserver.SandboxFaults{InterpreterStartDelay: 40 * time.Second},
+			Faults: e2bserver.SandboxFaults{ReadyAfter: 40 * time.Second},
 		}))
 		client, srv := env.Client, env.Server
 		ctx := t.Context()
@@ -134,7 +134,7 @@ func TestClientSeesPortNotOpenThenReady(t *testing.T) {
 
 		time.Sleep(40 * time.Second)
 		require.NoError(t, sbx.InterpreterHealth(ctx))
-		assert.Equal(t, 2, srv.Calls(e2bserver.OpInterpreterHealth))
+		assert.Equal(t, 2, srv.Calls(e2bserver.OpProbe))
 	})
 }
 

@@ -580,6 +580,6 @@ func TestRunCommandKillsTheProcessOnCancel(t *testing.T) {
 			require.Len(t, causes, 1, "the process ended")
 			assert.Error(t, <-causes)
 		})
-		assert.Equal(t, 4, srv.Calls(e2bserver.OpProcess), "two starts and two kills")
+		assert.Equal(t, 4, srv.Calls(e2bserver.OpCommand), "two starts and two kills")
 	})
 }

@@ -54,7 +54,7 @@ func TestStatusFaultsSurfaceAsAPIErrors(t *testing.T) {
 			func() error { _, err := client.Kill(ctx, "other"); return err }, 502, 0, true},
 		{"set timeout 504", e2bserver.Fault{Op: e2bserver.OpSetTimeout, Status: 504},
 			func() error { return sbx.SetTimeout(ctx, time.Minute) }, 504, 0, true},
-		{"run code 429 with Retry-After", e2bserver.Fault{Op: e2bserver.OpExecute, Status: 429, RetryAfter: 1500 * time.Millisecond},
+		{"run code 429 with Retry-After", e2bserver.Fault{Op: e2bserver.OpRun, Status: 429, RetryAfter: 1500 * time.Millisecond},
 			func() error {
 				exec, err := sbx.RunCode(ctx, "1", e2b.RunCodeOptions{})
 				if err != nil {
@@ -62,17 +62,17 @@ func TestStatusFaultsSurfaceAsAPIErrors(t *testing.T) {
 				}
 				return err
 			}, 429, 2 * time.Second, true},
-		{"run code 500", e2bserver.Fault{Op: e2bserver.OpExecute, Status: 500},
+		{"run code 500", e2bserver.Fault{Op: e2bserver.OpRun, Status: 500},
 			func() error { _, err := sbx.RunCode(ctx, "1", e2b.RunCodeOptions{}); return err }, 500, 0, true},
-		{"contexts 503", e2bserver.Fault{Op: e2bserver.OpContexts, Status: 503},
+		{"contexts 503", e2bserver.Fault{Op: e2bserver.OpContext, Status: 503},
 			func() error { _, err := sbx.ListContexts(ctx); return err }, 503, 0, true},
 		{"filesystem rpc 429 with Retry-After", e2bserver.Fault{Op: e2bserver.OpFilesystem, Status: 429, RetryAfter: 4 * time.Second},
 			func() error { _, err := sbx.Stat(ctx, "/tmp"); return err }, 429, 4 * time.Second, true},
 		{"files 503", e2bserver.Fault{Op: e2bserver.OpFiles, Status: 503},
 			func() error { _, err := sbx.ReadFile(ctx, "/tmp/x"); return err }, 503, 0, true},
-		{"command stream 503", e2bserver.Fault{Op: e2bserver.OpProcess, Status: 503},
+		{"command stream 503", e2bserver.Fault{Op: e2bserver.OpCommand, Status: 503},
 			func() error { _, err := sbx.RunCommand(ctx, "true", e2b.CommandOptions{}); return err }, 503, 0, true},
-		{"envd health 403", e2bserver.Fault{Op: e2bserver.OpEnvdHealth, Status: 403},
+		{"envd health 403", e2bserver.Fault{Op: e2bserver.OpEnvdProbe, Status: 403},
 			func() error { return sbx.EnvdHealth(ctx) }, 403, 0, false},
 	}
 	for _, tt := range tests {
@@ -110,7 +110,7 @@ func TestPortNotOpenForever(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		env := e2btest.StartInMemory(t, e2bserver.WithTemplates(e2bserver.Template{
 			ID: "heavy00000000000000000", Alias: "heavy",
-			Faults: e2bserver.SandboxFaults{InterpreterNeverStarts: true},
+			Faults: e2bserver.SandboxFaults{NeverReady: true},
 		}))
 		client, srv := env.Client, env.Server
 		ctx := t.Context()
@@ -130,10 +130,10 @@ func TestPortNotOpenForever(t *testing.T) {
 			time.Sleep(10 * time.Minute)
 		}
 		require.NoError(t, sbx.EnvdHealth(ctx), "envd is up all along")
-		assert.Equal(t, 3, srv.Calls(e2bserver.OpExecute))
+		assert.Equal(t, 3, srv.Calls(e2bserver.OpRun))
 
 		// A port that opens for one live sandbox after a while.
-		require.True(t, srv.SetSandboxFaults(sbx.ID(), e2bserver.SandboxFaults{InterpreterStartDelay: 30 * time.Second}))
+		require.True(t, srv.SetSandboxFaults(sbx.ID(), e2bserver.SandboxFaults{ReadyAfter: 30 * time.Second}))
 		time.Sleep(29 * time.Second)
 		require.ErrorIs(t, sbx.InterpreterHealth(ctx), e2b.ErrPortNotOpen)
 		time.Sleep(time.Second)
@@ -197,7 +197,7 @@ func TestConnectionResetIsATransientTransportError(t *testing.T) {
 	}{
 		{"create", e2bserver.OpCreate, func() error { _, err := client.Create(ctx, e2b.CreateOptions{}); return err }},
 		{"get", e2bserver.OpGet, func() error { _, err := client.Get(ctx, sbx.ID()); return err }},
-		{"interpreter health", e2bserver.OpInterpreterHealth, func() error { return sbx.InterpreterHealth(ctx) }},
+		{"interpreter health", e2bserver.OpProbe, func() error { return sbx.InterpreterHealth(ctx) }},
 		{"filesystem rpc", e2bserver.OpFilesystem, func() error { _, err := sbx.Stat(ctx, "/tmp"); return err }},
 	}
 	for _, tt := range tests {
@@ -219,7 +219,7 @@ func TestConnectionResetIsATransientTransportError(t *testing.T) {
 
 	t.Run("run code", func(t *testing.T) {
 		client.CloseIdleConnections()
-		srv.Inject(e2bserver.Fault{Op: e2bserver.OpExecute, Reset: true, Times: 1})
+		srv.Inject(e2bserver.Fault{Op: e2bserver.OpRun, Reset: true, Times: 1})
 		_, err := sbx.RunCode(ctx, "1", e2b.RunCodeOptions{})
 		// The request was written before the connection broke: the code may
 		// have run, so the client does not call it transient.
@@ -424,7 +424,7 @@ func TestRequestTimeoutBoundsTheWaitForAnAnswerNotTheUpload(t *testing.T) {
 		})
 
 		step("an execution, once its code is sent, waits for its answer no longer than the timeout", func() {
-			env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpExecute, Delay: 15 * time.Second, Times: 1})
+			env.Server.Inject(e2bserver.Fault{Op: e2bserver.OpRun, Delay: 15 * time.Second, Times: 1})
 			start := time.Now()
 			_, err := sbx.RunCode(t.Context(), "print('hello'); 1+1", e2b.RunCodeOptions{})
 			assert.Equal(t, 5*time.Second, time.Since(start))

@@ -123,7 +123,7 @@ func TestNoLeakedGoroutinesOrConnections(t *testing.T) {
 		_, err = sbx.RunCode(ctx, "1+1", e2b.RunCodeOptions{})
 		require.ErrorIs(t, err, e2b.ErrExecutionInterrupted)
 		require.True(t, srv.SetSandboxFaults(sbx.ID(), e2bserver.SandboxFaults{}))
-		srv.Inject(e2bserver.Fault{Op: e2bserver.OpExecute, Status: 503, Times: 1})
+		srv.Inject(e2bserver.Fault{Op: e2bserver.OpRun, Status: 503, Times: 1})
 		_, err = sbx.RunCode(ctx, "1+1", e2b.RunCodeOptions{})
 		require.Error(t, err)
 		_, err = sbx.RunCode(ctx, "block", e2b.RunCodeOptions{Timeout: 50 * time.Millisecond})

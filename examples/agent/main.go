@@ -154,7 +154,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}), 30*time.Second)
 
 	if srv := backend.Local(); srv != nil { // a flaky network, once: the first execution gets a 503
-		srv.Handler().Inject(e2bserver.Fault{Op: e2bserver.OpExecute, Times: 1, Status: 503})
+		srv.Handler().Inject(e2bserver.Fault{Op: e2bserver.OpRun, Times: 1, Status: 503})
 	}
 	for i, t := range plan {
 		out.printf("task %d [%s]: %s\n", i+1, t.Language, t.Question)
