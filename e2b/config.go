@@ -5,9 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/tta-dev/tta/e2b/internal/apikey"
 )
 
 // Defaults, matching E2B's official SDKs where they have one.
@@ -51,9 +52,6 @@ const (
 	// headers.
 	EnvSandboxURL = "E2B_SANDBOX_URL"
 )
-
-// apiKeyPattern is the official SDKs' check of an API key's shape.
-var apiKeyPattern = regexp.MustCompile(`(?i)^e2b_[0-9a-f]+$`)
 
 // An Option configures NewClient. Options are applied in order; a later one
 // wins over an earlier one of the same kind. An option that is given a bad
@@ -184,7 +182,7 @@ func newConfig(opts []Option) (config, error) {
 	if c.apiKey == "" {
 		return config{}, ErrNoAPIKey
 	}
-	if !apiKeyPattern.MatchString(c.apiKey) {
+	if !apikey.Valid(c.apiKey) {
 		return config{}, ErrInvalidAPIKey
 	}
 	if strings.ContainsAny(c.domain, "/:@ ") {

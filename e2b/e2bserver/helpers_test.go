@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/internal/apikey"
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem/filesystemconnect"
 	"github.com/tta-dev/tta/e2b/internal/envd/process/processconnect"
 	"github.com/tta-dev/tta/e2b/wire"
@@ -36,7 +37,7 @@ type testEnv struct {
 // Inside a synctest bubble it must be called from the bubble.
 func newEnv(t testing.TB, opts ...Option) *testEnv {
 	t.Helper()
-	key := "e2b_" + randomToken(20)
+	key := apikey.New()
 	srv, err := New(append([]Option{WithAPIKey(key)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })

@@ -29,6 +29,7 @@ import (
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
+	"github.com/tta-dev/tta/e2b/internal/apikey"
 )
 
 // inMemoryURL is the base URL clients of StartInMemory use. It names no real
@@ -91,7 +92,7 @@ func StartInMemory(t testing.TB, opts ...e2bserver.Option) *Env {
 // and makes a client for it.
 func start(t testing.TB, opts []e2bserver.Option, serve func(*e2bserver.Server) (string, *http.Client, func())) *Env {
 	t.Helper()
-	key := generateKey(t)
+	key := apikey.New()
 	srv, err := e2bserver.New(append([]e2bserver.Option{e2bserver.WithAPIKey(key)}, opts...)...)
 	if err != nil {
 		t.Fatalf("e2btest: %v", err)

@@ -1,0 +1,25 @@
+// Package apikey knows the shape of an E2B API key: "e2b_" followed by
+// hexadecimal digits, the check E2B's official SDKs make before sending one.
+// The client validates keys with it, and the test and local servers generate
+// theirs with it, so that every key they make is one the client accepts.
+package apikey
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"regexp"
+)
+
+// pattern is the official SDKs' check: case-insensitive hexadecimal digits.
+var pattern = regexp.MustCompile(`(?i)^e2b_[0-9a-f]+$`)
+
+// Valid reports whether key has the shape of an E2B API key.
+func Valid(key string) bool { return pattern.MatchString(key) }
+
+// New returns a fresh random key: "e2b_" and 40 lowercase hexadecimal digits
+// (160 bits from crypto/rand, which never fails).
+func New() string {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	return "e2b_" + hex.EncodeToString(b)
+}
