@@ -106,15 +106,45 @@ func TestPool_StaleSandboxExtended(t *testing.T) {
 	})
 }
 
+// A pooled sandbox that expired while it waited is killed and skipped. The
+// call then creates a sandbox of its own, and the refill it started first
+// creates the pool's next one beside it: the two creates run concurrently, in
+// no set order, so the test tells the sandboxes apart by what they are for
+// (the pool's lives an eighth longer and runs nothing), never by their IDs.
 func TestPool_ExpiredSandboxReplaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		const timeout = 4 * time.Minute
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(4*time.Minute))
+		exec := fakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(timeout))
 		time.Sleep(5 * time.Minute)
+		now := time.Now()
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.NoError(t, err)
-		assert.Equal(t, "sbx-2", out.SandboxID, "the expired pooled sandbox was skipped")
-		assert.True(t, p.Sandbox("sbx-1").Killed())
+		expired := p.Sandbox("sbx-1")
+		assert.True(t, expired.Killed())
+		assert.Empty(t, expired.Runs(), "the expired pooled sandbox was skipped")
+		assert.Equal(t, 1, p.Calls(ttatest.OpSetTimeout), "after a failed extension")
+
+		synctest.Wait()
+		sbs := p.Sandboxes()
+		require.Len(t, sbs, 3, "the call's sandbox and one refill")
+		require.Contains(t, []string{"sbx-2", "sbx-3"}, out.SandboxID, "a sandbox created after the expired one")
+		own, pooled := sbs[1], sbs[2]
+		if own.ID() != out.SandboxID {
+			own, pooled = pooled, own
+		}
+		assert.Equal(t, now.Add(timeout), own.Deadline(), "created on demand, for the call")
+		assert.Len(t, own.Runs(), 1)
+		assert.True(t, own.Killed(), "used once, then killed in the background")
+		assert.Equal(t, now.Add(timeout+timeout/8), pooled.Deadline(), "created for the pool")
+		assert.Empty(t, pooled.Runs())
+		assert.False(t, pooled.Killed())
+
+		start := time.Now()
+		out, err = exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
+		require.NoError(t, err)
+		assert.Equal(t, pooled.ID(), out.SandboxID, "the next call takes the refill")
+		assert.Zero(t, time.Since(start))
 	})
 }
 
