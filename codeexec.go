@@ -259,8 +259,10 @@ func (p *CodeExecutionPrimitive) explain(ctx context.Context, err error) error {
 }
 
 // acquire returns a ready sandbox: from the pool when one is there, otherwise
-// a new one, after starting to refill the pool, which is behind. A call whose
-// ctx is already done takes nothing from the pool.
+// a new one, after starting to refill the pool, which is behind. The refill
+// runs beside the call: neither waits for the other, and their creates happen
+// in no set order. A call whose ctx is already done takes nothing from the
+// pool.
 func (p *CodeExecutionPrimitive) acquire(ctx context.Context) (*lease, error) {
 	if ctx.Err() != nil {
 		return nil, Permanent(&SandboxError{Op: "create", Template: p.cfg.template.String(), Err: context.Cause(ctx)})

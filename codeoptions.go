@@ -70,7 +70,9 @@ func WithInitWindow(d time.Duration) Option {
 // WithWarmPool keeps n ready sandboxes (created, probed, packages installed)
 // ahead of demand, so that Execute does not wait for them. Each is used by one
 // call and then killed, never reused; the pool refills in the background after
-// each use and is drained on Close. A pooled sandbox that failed to start is
+// each use and is drained on Close. A call that finds no usable sandbox in the
+// pool creates its own, while the pool refills beside it, not after it; it
+// never waits for the refill. A pooled sandbox that failed to start is
 // not replaced until the next call (or WaitWarm). Idle pooled sandboxes cost
 // what running sandboxes cost. The default is 0, no pool. WithWarmPool panics
 // if n < 0.
