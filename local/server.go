@@ -161,16 +161,13 @@ func (s *Server) Client(opts ...e2b.Option) (*e2b.Client, error) {
 	return e2b.NewClient(append(all, opts...)...)
 }
 
-// Isolation describes how the server's sandbox processes are confined:
-// "linux namespaces (user, mount, pid, ipc, network)", or "process groups
-// only (why)" where the kernel forbids namespaces or WithoutIsolation was
-// given. The first call probes the kernel (a few milliseconds).
+// Isolation describes on one line how the server's sandboxes are confined
+// on this machine: their file system, user, network and the resource limits
+// in force, or "NOT confined (why)" where the kernel forbids namespaces or
+// WithoutIsolation was given. The first call probes the kernel (tens of
+// milliseconds).
 func (s *Server) Isolation() string {
-	ns, reason := s.rt.Isolation()
-	if ns {
-		return "linux namespaces (user, mount, pid, ipc, network)"
-	}
-	return "process groups only (" + reason + ")"
+	return s.rt.Isolation().String()
 }
 
 // Handler returns the e2bserver.Server answering the requests, for fault

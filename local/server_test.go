@@ -75,7 +75,7 @@ func TestStartListensOnLoopbackWithAGeneratedKey(t *testing.T) {
 	assert.NotZero(t, tcp.Port, "a free port was picked")
 	assert.Equal(t, "http://"+s.Addr().String(), s.URL())
 	assert.Regexp(t, regexp.MustCompile(`^e2b_[0-9a-f]{40}$`), s.APIKey())
-	assert.Regexp(t, `^(linux namespaces \(user, mount, pid, ipc, network\)|process groups only \(.+\))$`, s.Isolation())
+	assert.Regexp(t, `^(confined: own root file system and namespaces .+|NOT confined \(.+\): .+)$`, s.Isolation())
 
 	other := start(t)
 	assert.NotEqual(t, s.APIKey(), other.APIKey(), "each server generates its own key")
@@ -156,7 +156,7 @@ func TestWithTemplatesRegistersThem(t *testing.T) {
 
 func TestWithoutIsolation(t *testing.T) {
 	s := start(t, local.WithoutIsolation())
-	assert.Equal(t, "process groups only (disabled by WithoutIsolation)", s.Isolation())
+	assert.Equal(t, "NOT confined (disabled by WithoutIsolation): sandbox code runs on the host as the server's user, with its files and network", s.Isolation())
 }
 
 func TestWithClientOptionsApplyToEveryClient(t *testing.T) {

@@ -90,32 +90,34 @@ type execution struct {
 // procSpec says how to launch a process of a sandbox.
 type procSpec struct {
 	argv []string
-	dir  string
+	dir  string // working directory on the host (unconfined processes)
 	env  []string
-	// isolate, when set, adjusts the command before it starts (namespaces).
-	// The function it returns runs once the start was tried.
-	isolate func(*exec.Cmd) (after func(started bool), err error)
+	// confine, when set, runs the process confined in its sandbox.
+	confine *launchSpec
 	// started, when set, runs right after the process started (resource
-	// limits). An error kills the process.
+	// limits of unconfined processes). An error kills the process.
 	started func(pid int) error
 }
 
-// command builds the exec.Cmd of spec in its own process group, with extra
-// as its file descriptors from 3 on. Call after once cmd.Start returned,
-// telling whether it started.
-func (s procSpec) command(extra ...*os.File) (cmd *exec.Cmd, after func(started bool), err error) {
-	cmd = exec.Command(s.argv[0], s.argv[1:]...)
+// start starts the process of s in its own process group with stdout,
+// stderr and extra as its descriptors 1, 2 and 3 on. A confined process
+// has started once it runs in its sandbox.
+func (s procSpec) start(stdout, stderr *os.File, extra ...*os.File) (*exec.Cmd, error) {
+	if s.confine != nil {
+		return s.startConfined(stdout, stderr, extra)
+	}
+	cmd := exec.Command(s.argv[0], s.argv[1:]...)
 	cmd.Dir = s.dir
 	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.ExtraFiles = extra
 	// Pdeathsig: should the server die without closing its sandboxes, their
-	// top processes (and, with namespaces, everything below them) die too.
+	// top processes die too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	after = func(bool) {}
-	if s.isolate != nil {
-		after, err = s.isolate(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, err
 	}
-	return cmd, after, err
+	return cmd, nil
 }
 
 // driverProc is a running driver process and the goroutines reading it.
@@ -165,13 +167,7 @@ func startDriver(ctx context.Context, language string, spec procSpec) (*driverPr
 	reqR, evW := r[0], w[1] // the driver's ends of fd 3 and fd 4
 	p.reqW, p.evR, p.outR, p.outW, p.errR, p.errW = w[0], r[1], r[2], w[2], r[3], w[3]
 
-	cmd, after, err := spec.command(reqR, evW)
-	if err == nil {
-		cmd.Stdout = p.outW
-		cmd.Stderr = p.errW
-		err = cmd.Start()
-		after(err == nil)
-	}
+	cmd, err := spec.start(p.outW, p.errW, reqR, evW)
 	closeFiles(reqR, evW) // the driver has them now
 	if err != nil {
 		closeFiles(p.reqW, p.evR, p.outR, p.outW, p.errR, p.errW)

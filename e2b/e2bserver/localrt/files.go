@@ -148,7 +148,33 @@ func (in *instance) WriteFile(_ context.Context, p string, src io.Reader) (e2bse
 	if err != nil {
 		return e2bserver.FileInfo{}, fsError(p, err)
 	}
+	in.chown(r)
 	return in.Stat(context.Background(), p)
+}
+
+// chown gives r (relative to the sandbox's directory) and the directories
+// the server made on the way to it to the sandbox user whose home holds it
+// (root under /root, else user), as files E2B's envd writes belong to the
+// sandbox's user. Errors are ignored: the file stays the server's.
+func (in *instance) chown(r string) {
+	user := defaultUser
+	if isWithin("/"+r, "/root") {
+		user = rootUser
+	}
+	id, ok := in.owner(user)
+	if !ok {
+		return
+	}
+	for ; r != "." && r != "/" && strings.Contains(r, "/"); r = path.Dir(r) {
+		fi, err := in.root.Lstat(r)
+		if err != nil {
+			return
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != 0 {
+			return // not the server's: neither are its parents
+		}
+		_ = in.root.Lchown(r, id, id)
+	}
 }
 
 // Stat implements e2bserver.Filesystem. A symbolic link is described
@@ -240,6 +266,7 @@ func (in *instance) MakeDir(_ context.Context, p string) (e2bserver.FileInfo, er
 	if err := in.root.MkdirAll(r, 0o755); err != nil {
 		return e2bserver.FileInfo{}, fsError(p, err)
 	}
+	in.chown(r)
 	return in.Stat(context.Background(), p)
 }
 

@@ -26,14 +26,19 @@ const (
 
 // instance is one sandbox of a Runtime.
 type instance struct {
-	rt       *Runtime
-	id       string
-	dir      string   // the sandbox's directory: its "/"
-	root     *os.Root // dir, for confined file access
-	iso      isolation
-	network  bool
-	env      map[string]string // environment of every process
-	setupLog string            // sandbox path of the setup commands' output
+	rt   *Runtime
+	id   string
+	dir  string            // the sandbox's directory: its "/"
+	root *os.Root          // dir, for confined file access
+	env  map[string]string // environment of every process
+
+	// Confinement; launch is nil when processes run on the host.
+	launch   *launchSpec
+	owner    func(user string) (int, bool) // host owner of files written for user
+	disk     bool                          // dir is a tmpfs of its own
+	netns    *netns
+	cgroup   *cgroup
+	setupLog string // sandbox path of the setup commands' output
 
 	ctx    context.Context // done on Close
 	cancel context.CancelFunc
@@ -77,8 +82,76 @@ func (in *instance) PortOpen(port int) bool {
 	return false
 }
 
-// hostPath maps a sandbox path to the host (for processes without
-// namespaces).
+// confine sets up the sandbox's confinement as conf decided: its disk, its
+// directories, its cgroup and its network (with internet access when
+// internet and conf allow it). On error, release undoes what was done.
+func (in *instance) confine(conf *confinement, internet bool) error {
+	in.owner = conf.owner
+	limits := in.rt.limits
+	if conf.Confined && conf.privileged && limits.Disk > 0 {
+		if err := mountDisk(in.dir, limits.Disk); err != nil {
+			return err
+		}
+		in.disk = true
+	}
+	if err := conf.prepare(in.dir); err != nil {
+		return fmt.Errorf("localrt: sandbox directory: %w", err)
+	}
+	if !conf.Confined {
+		return nil
+	}
+	l := conf.launchSpec(in.dir, in.id)
+	in.launch = l
+	l.cfg.Rlimits = limits.rlimits()
+	resolv := ""
+	if conf.cgroups != nil {
+		cg, err := conf.cgroups.sandbox(filepath.Base(in.dir), limits)
+		if err != nil {
+			return fmt.Errorf("localrt: sandbox limits: %w", err)
+		}
+		in.cgroup, l.cgroup = cg, cg
+	}
+	if conf.privileged {
+		slirp := ""
+		if internet && conf.Internet {
+			slirp = conf.slirp
+			resolv = "nameserver " + slirpDNS + "\n"
+		}
+		n, err := newNetns(slirp, conf.ip)
+		if err != nil {
+			return fmt.Errorf("localrt: sandbox network: %w", err)
+		}
+		in.netns, l.netns = n, n
+	}
+	l.cfg.Generated["/etc/resolv.conf"] = resolv
+	return nil
+}
+
+// release frees what confine and Start set up: cgroup (killing what is left
+// in it), network, disk and directory.
+func (in *instance) release() error {
+	var err error
+	if in.root != nil {
+		err = in.root.Close()
+	}
+	if in.cgroup != nil {
+		in.cgroup.remove()
+	}
+	if in.netns != nil {
+		in.netns.close()
+	}
+	if in.disk {
+		if uerr := syscall.Unmount(in.dir, syscall.MNT_DETACH); uerr != nil && err == nil {
+			err = fmt.Errorf("localrt: unmounting the sandbox's disk: %w", uerr)
+		}
+	}
+	if rerr := os.RemoveAll(in.dir); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// hostPath maps a sandbox path to the host (for processes not confined).
 func (in *instance) hostPath(p string) string {
 	r, err := rel(p)
 	if err != nil {
@@ -92,7 +165,7 @@ func (in *instance) hostPath(p string) string {
 func (in *instance) procEnv(user string, extra map[string]string) map[string]string {
 	env := maps.Clone(in.env)
 	home := homeOf(user)
-	if !in.iso.namespaces {
+	if in.launch == nil {
 		home = in.hostPath(home)
 	}
 	env["HOME"] = home
@@ -103,18 +176,22 @@ func (in *instance) procEnv(user string, extra map[string]string) map[string]str
 	return env
 }
 
-// launch returns how to start argv working in cwd (sandbox path): through
-// the namespace launcher when isolated (with a private network unless
-// network), else directly in the mapped host directory. Limits apply once it
-// runs.
-func (in *instance) launch(argv []string, cwd string, env map[string]string, network bool) procSpec {
-	s := procSpec{argv: argv, env: envList(env), started: in.rt.limits.apply}
-	if in.iso.namespaces {
-		s.dir = in.dir
-		s.isolate = namespaced(in.dir, cwd, network)
-	} else {
+// spec returns how to start argv as user working in cwd (sandbox path):
+// confined through the launcher, or else directly in the mapped host
+// directory, with per-process limits applied once it runs.
+func (in *instance) spec(argv []string, cwd, user string, env map[string]string) procSpec {
+	s := procSpec{argv: argv, env: envList(env)}
+	if in.launch == nil {
 		s.dir = in.hostPath(cwd)
+		s.started = in.rt.limits.apply
+		return s
 	}
+	l := *in.launch
+	l.cfg.Cwd, l.cfg.UID, l.cfg.GID = cwd, userID, userID
+	if user == rootUser {
+		l.cfg.UID, l.cfg.GID = rootID, rootID
+	}
+	s.confine = &l
 	return s
 }
 
@@ -134,10 +211,11 @@ func (in *instance) ensureDir(p string) error {
 	if err != nil {
 		return err
 	}
-	if !in.iso.namespaces || isWithin(p, homeDir) || isWithin(p, "/tmp") || isWithin(p, "/root") {
+	if in.launch == nil || isWithin(p, homeDir) || isWithin(p, "/tmp") || isWithin(p, "/root") {
 		if err := in.root.MkdirAll(r, 0o755); err != nil {
 			return fsError(p, err)
 		}
+		in.chown(r)
 	}
 	return nil
 }
@@ -167,8 +245,7 @@ func (in *instance) setup(cmds []string) {
 	}
 	for i, line := range cmds {
 		in.appendLog([]byte("$ " + line + "\n"))
-		// Setup is the template's build step: it may always reach the network.
-		spec := in.launch([]string{bash, "-c", line}, homeDir, in.procEnv(defaultUser, nil), true)
+		spec := in.spec([]string{bash, "-c", line}, homeDir, defaultUser, in.procEnv(defaultUser, nil))
 		res, err := runPiped(in.ctx, spec, pipedHooks{
 			started: spec.started,
 			output: func(_ bool, data []byte) error {
@@ -265,10 +342,7 @@ func (in *instance) Close() error {
 	for _, c := range ctxs {
 		c.close()
 	}
-	err := in.root.Close()
-	if rerr := os.RemoveAll(in.dir); err == nil {
-		err = rerr
-	}
+	err := in.release()
 	in.rt.forget(in)
 	return err
 }

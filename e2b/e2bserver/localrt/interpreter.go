@@ -54,13 +54,13 @@ func (in *instance) kernel(ctx context.Context, c *kernelContext) (*Kernel, erro
 		return nil, err
 	}
 	env := in.procEnv(defaultUser, nil)
-	spec := in.launch(nil, c.info.Cwd, env, in.network)
+	spec := in.spec(nil, c.info.Cwd, defaultUser, env)
 	k, err := startKernel(ctx, kernelConfig{
 		language: c.info.Language,
 		dir:      spec.dir,
 		env:      env,
 		grace:    in.rt.grace,
-		isolate:  spec.isolate,
+		confine:  spec.confine,
 		started:  spec.started,
 	})
 	if err != nil {

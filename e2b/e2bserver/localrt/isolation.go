@@ -10,222 +10,281 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
-// launcherScript runs as the first process of a sandbox process's new user,
-// mount, pid, ipc and (optionally) network namespaces. It mounts the
-// sandbox's view of the file system, then runs the command as its child:
-// /home is a fresh tmpfs with the sandbox's home bound at /home/user, /tmp is
-// the sandbox's own, /proc shows only the namespace's processes, every other
-// writable mount becomes read-only, and a private network gets a loopback
-// interface. As the namespace's init it would ignore signals it has no
-// handler for: it traps SIGINT and SIGTERM, so a signal sent to the process
-// group before the command runs ends the launcher, and one sent while it
-// runs reaches the command (the launcher then exits after it). When the
-// launcher exits, the kernel kills everything left in the namespace.
-//
-// Arguments: sandbox directory, working directory (sandbox view), "1" for a
-// private network, the file descriptor to report on once the traps are set,
-// then the command. The launcher exits 125 when it cannot set up the
-// sandbox's view.
-const launcherScript = `trap 'exit 130' INT
-trap 'exit 143' TERM
-sb=$1 cwd=$2 net=$3 ready=$4
-shift 4
-echo >&"$ready"
-eval "exec $ready>&-"
-mount --make-rprivate / 2>/dev/null
-mount -t proc proc /proc || exit 125
-mount -t tmpfs -o mode=0755 tmpfs /home || exit 125
-mkdir -p /home/user || exit 125
-mount --bind "$sb/home/user" /home/user || exit 125
-mount --bind "$sb/tmp" /tmp || exit 125
-while read -r _ _ _ _ mp opts _; do
-	case $mp in
-	/proc|/proc/*|/dev|/dev/*|/sys|/sys/*|/home|/home/*|/tmp|/tmp/*) ;;
-	*) case $opts in rw*) mount -o remount,bind,ro "$mp" 2>/dev/null ;; esac ;;
-	esac
-done < /proc/self/mountinfo
-if [ "$net" = 1 ]; then ip link set lo up 2>/dev/null; fi
-cd "$cwd" || exit 125
-"$@"
-`
-
-// launcherShell runs launcherScript.
-const launcherShell = "/bin/sh"
-
-// isolation says how a sandbox's processes are confined.
-type isolation struct {
-	namespaces bool   // processes run in their own namespaces
-	reason     string // why not, when namespaces is false
+// Isolation describes how a Runtime confines its sandboxes on this machine,
+// as probed when first asked. Its String is what `tta serve` and `tta run`
+// print at start-up.
+type Isolation struct {
+	// Confined reports that every sandbox process runs in its own user,
+	// mount, pid, ipc and uts namespaces, on a root file system of its own
+	// (the system's runtime directories read-only, a private /home/user and
+	// /tmp, its own /proc and a minimal /dev) as an unprivileged user, in a
+	// network namespace of its own.
+	Confined bool
+	// Reason says why sandboxes are not confined, when Confined is false:
+	// their processes then run on the host as the server's user, in the
+	// sandbox's directory, with the host's network.
+	Reason string
+	// User describes who sandbox code runs as.
+	User string
+	// Network describes the sandboxes' network.
+	Network string
+	// Internet reports whether sandboxes that allow internet access get it.
+	Internet bool
+	// Limits lists the resource limits in force; Unenforced those that are
+	// not, with why.
+	Limits, Unenforced []string
 }
 
-// nsFlags are the namespaces every sandbox process gets; a private network
-// adds CLONE_NEWNET.
-const nsFlags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC
-
-// readyTimeout bounds the wait for the launcher to report its traps set.
-const readyTimeout = 10 * time.Second
-
-// namespaced returns a function that makes a command run through the
-// launcher in new namespaces, working in cwd (sandbox view) of the sandbox
-// at dir, without network unless network. The function it returns in turn
-// waits, once the command started, until the launcher handles signals: a
-// signal sent earlier would reach a namespace init without handlers and be
-// dropped.
-func namespaced(dir, cwd string, network bool) func(*exec.Cmd) (func(bool), error) {
-	net := "1"
-	flags := uintptr(nsFlags | syscall.CLONE_NEWNET)
-	if network {
-		net = "0"
-		flags = nsFlags
+// String describes the isolation on one line.
+func (i Isolation) String() string {
+	if !i.Confined {
+		return "NOT confined (" + i.Reason + "): sandbox code runs on the host as the server's user, with its files and network"
 	}
-	return func(cmd *exec.Cmd) (func(bool), error) {
-		readyR, readyW, err := os.Pipe()
+	s := "confined: own root file system and namespaces (user, mount, pid, ipc, uts, network); " + i.User + "; " + i.Network
+	if len(i.Limits) > 0 {
+		s += "; limits: " + strings.Join(i.Limits, ", ")
+	}
+	if len(i.Unenforced) > 0 {
+		s += "; not enforced: " + strings.Join(i.Unenforced, "; ")
+	}
+	return s
+}
+
+// confinement is what a Runtime decided, once, about confining sandboxes.
+type confinement struct {
+	Isolation
+	privileged bool     // root on the host: id range, shared network, cgroups, disk limits
+	view       rootView // what a sandbox's root shows of the host
+	mount      string   // where launchers build roots (empty on the host)
+	slirp, ip  string   // tools of internet access; "" without it
+	cgroups    *cgroups // nil: cgroup limits not enforced
+}
+
+// confine decides how rt confines its sandboxes: it checks the tools and
+// rights it needs, then launches a probe process through the launcher.
+func (rt *Runtime) confine() *confinement {
+	c := &confinement{}
+	if !rt.isolate {
+		c.Reason = "disabled by WithoutIsolation"
+		return c
+	}
+	if err := os.MkdirAll(rt.root, 0o700); err != nil {
+		c.Reason = err.Error()
+		return c
+	}
+	mount, err := os.MkdirTemp("", "tta-launch-")
+	if err != nil {
+		c.Reason = err.Error()
+		return c
+	}
+	c.mount = mount
+	c.privileged = os.Geteuid() == 0
+	c.view = newRootView()
+	c.Confined = true
+	c.User = fmt.Sprintf("user %d, the server's own uid %d on the host", userID, os.Getuid())
+	if c.privileged {
+		c.User = fmt.Sprintf("user %d, host uid %d (no privilege on the host)", userID, hostIDBase+userID)
+	}
+	if reason := c.probe(rt.root); reason != "" {
+		os.Remove(mount)
+		return &confinement{Isolation: Isolation{Reason: reason}}
+	}
+	c.network(rt)
+	c.limits(rt)
+	return c
+}
+
+// release removes the Runtime's cgroups and launch directory.
+func (c *confinement) release() {
+	if c.cgroups != nil {
+		c.cgroups.remove()
+	}
+	if c.mount != "" {
+		os.Remove(c.mount)
+	}
+}
+
+// network decides the sandboxes' network.
+func (c *confinement) network(rt *Runtime) {
+	c.Network = "network: private, loopback only"
+	if !c.privileged {
+		c.Network += " (one namespace per process: a sandbox's processes do not reach each other; no internet access without root)"
+		return
+	}
+	slirp, err := exec.LookPath("slirp4netns")
+	if err != nil {
+		c.Network += " (no internet access: slirp4netns is not installed; Debian: apt-get install slirp4netns)"
+		return
+	}
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		c.Network += " (no internet access: ip(8) is not installed; Debian: apt-get install iproute2)"
+		return
+	}
+	c.slirp, c.ip, c.Internet = slirp, ip, true
+	c.Network = "network: private; with internet access, outbound through slirp4netns, never to the host or private addresses"
+}
+
+// limits decides which of rt's limits are enforced.
+func (c *confinement) limits(rt *Runtime) {
+	l := rt.limits
+	var cgroupWhy string
+	switch {
+	case !c.privileged:
+		cgroupWhy = "the server is not root"
+	case l.Memory > 0 || l.Processes > 0 || l.CPU > 0:
+		cg, err := newCgroups(fmt.Sprintf("tta-localrt-%d-%s", os.Getpid(), newContextID()[:8]))
 		if err != nil {
-			return nil, err
+			cgroupWhy = err.Error()
+		} else {
+			c.cgroups = cg
 		}
-		cmd.ExtraFiles = append(cmd.ExtraFiles, readyW)
-		fd := strconv.Itoa(2 + len(cmd.ExtraFiles))
-		args := append([]string{launcherShell, "-c", launcherScript, "tta-sandbox", dir, cwd, net, fd}, cmd.Args...)
-		args[len(args)-len(cmd.Args)] = cmd.Path
-		cmd.Path = launcherShell
-		cmd.Args = args
-		cmd.Err = nil
-		cmd.Dir = dir
-		cmd.SysProcAttr.Cloneflags = flags
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
-		return func(started bool) {
-			readyW.Close()
-			if started {
-				// One byte once the traps are set, or EOF if the launcher
-				// died first; either way signals are no longer dropped.
-				_ = readyR.SetReadDeadline(time.Now().Add(readyTimeout))
-				var b [1]byte
-				_, _ = readyR.Read(b[:])
-			}
-			readyR.Close()
-		}, nil
 	}
+	add := func(set bool, enforced bool, what, why string) {
+		switch {
+		case !set:
+		case enforced:
+			c.Limits = append(c.Limits, what)
+		default:
+			c.Unenforced = append(c.Unenforced, what+" ("+why+")")
+		}
+	}
+	add(l.Memory > 0, c.cgroups != nil, "memory "+bytesString(l.Memory), cgroupWhy)
+	add(l.Processes > 0, c.cgroups != nil, strconv.FormatInt(l.Processes, 10)+" processes", cgroupWhy)
+	add(l.CPU > 0, c.cgroups != nil, strconv.FormatFloat(l.CPU, 'g', -1, 64)+" CPUs", cgroupWhy)
+	add(l.Disk > 0, c.privileged, "disk "+bytesString(l.Disk), "the server is not root")
+	add(l.FileSize > 0, true, "files of "+bytesString(l.FileSize), "")
+	add(l.OpenFiles > 0, true, strconv.FormatInt(l.OpenFiles, 10)+" open files", "")
 }
 
-// probeIsolation reports whether namespaced processes work here, by running
-// /bin/true through the launcher in a scratch sandbox under root.
-func probeIsolation(root string) isolation {
-	if _, err := os.Stat(launcherShell); err != nil {
-		return isolation{reason: "no " + launcherShell}
+// bytesString shows n bytes in GiB or MiB.
+func bytesString(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
 	}
-	for _, tool := range []string{"mount", "mkdir"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return isolation{reason: tool + " not found"}
-		}
-	}
+	return fmt.Sprintf("%d MiB", n>>20)
+}
+
+// probeTimeout bounds the probe process.
+const probeTimeout = 10 * time.Second
+
+// probe launches /bin/true confined in a scratch sandbox under root and
+// returns why that fails, or "".
+func (c *confinement) probe(root string) string {
 	dir, err := os.MkdirTemp(root, "probe-")
 	if err != nil {
-		return isolation{reason: err.Error()}
+		return err.Error()
 	}
 	defer os.RemoveAll(dir)
-	for _, d := range []string{"home/user", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return isolation{reason: err.Error()}
-		}
+	if err := c.prepare(dir); err != nil {
+		return err.Error()
 	}
 	truePath, err := exec.LookPath("true")
 	if err != nil {
-		return isolation{reason: "true not found"}
+		return "true not found"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	l := c.launchSpec(dir, "probe")
+	l.cfg.Cwd, l.cfg.UID, l.cfg.GID = homeDir, userID, userID
+	if c.privileged {
+		n, err := newNetns("", "")
+		if err != nil {
+			return "network namespace: " + err.Error()
+		}
+		defer n.close()
+		l.netns = n
+	}
+	spec := procSpec{argv: []string{truePath}, confine: l}
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, truePath)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	after, err := namespaced(dir, "/home/user", false)(cmd)
-	if err != nil {
-		return isolation{reason: err.Error()}
+	res, err := runPiped(ctx, spec, pipedHooks{})
+	switch {
+	case err != nil:
+		return "namespaces unavailable: " + err.Error()
+	case res.waitErr != nil:
+		return "namespaces unavailable: the probe process failed: " + res.waitErr.Error()
 	}
-	var out strings.Builder
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	err = cmd.Start()
-	after(err == nil)
-	if err == nil {
-		err = cmd.Wait()
-	}
-	if err != nil {
-		msg := strings.TrimSpace(out.String())
-		if msg != "" {
-			msg = ": " + msg
-		}
-		return isolation{reason: fmt.Sprintf("namespaces unavailable (%v)%s", err, msg)}
-	}
-	return isolation{namespaces: true}
+	return ""
 }
 
-// Limits are the resource limits (setrlimit) of every process of a sandbox.
-// Zero leaves a limit as the server's own. Limits apply per process (memory,
-// file size, open files) or per host user (processes; not enforced for
-// root), and are set right after a process starts.
-type Limits struct {
-	// Memory caps each process's address space in bytes (RLIMIT_AS). node
-	// reserves several GiB of address space: keep it at 8 GiB or more for
-	// JavaScript.
-	Memory int64
-	// Processes caps the processes and threads of the host user running the
-	// server (RLIMIT_NPROC).
-	Processes int64
-	// FileSize caps the size of a file a process writes, in bytes
-	// (RLIMIT_FSIZE).
-	FileSize int64
-	// OpenFiles caps each process's open file descriptors (RLIMIT_NOFILE).
-	OpenFiles int64
-}
+// sandboxDirs are the sandbox's own directories, writable and private to
+// it, relative to its host directory and at the same path in its root.
+var sandboxDirs = []string{"home/user", "tmp", "root"}
 
-// DefaultLimits are the limits of a Runtime created without WithLimits: 2
-// GiB files and 4096 open files per process, memory and processes as the
-// server's own.
-func DefaultLimits() Limits {
-	return Limits{FileSize: 2 << 30, OpenFiles: 4096}
-}
-
-// Resource numbers of setrlimit on Linux.
-const (
-	rlimitFSIZE  = 1
-	rlimitNPROC  = 6
-	rlimitNOFILE = 7
-	rlimitAS     = 9
-)
-
-// apply sets l on the running process pid.
-func (l Limits) apply(pid int) error {
-	for _, r := range []struct {
-		resource int
-		value    int64
-		name     string
-	}{
-		{rlimitAS, l.Memory, "memory"},
-		{rlimitNPROC, l.Processes, "processes"},
-		{rlimitFSIZE, l.FileSize, "file size"},
-		{rlimitNOFILE, l.OpenFiles, "open files"},
-	} {
-		if r.value <= 0 {
-			continue
+// prepare makes the sandbox directories under dir, owned by the sandbox's
+// users.
+func (c *confinement) prepare(dir string) error {
+	for _, d := range sandboxDirs {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
 		}
-		lim := syscall.Rlimit{Cur: uint64(r.value), Max: uint64(r.value)}
-		var old syscall.Rlimit
-		if _, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(r.resource), 0, uintptr(unsafe.Pointer(&old)), 0, 0); errno != 0 {
-			return fmt.Errorf("localrt: reading the %s limit: %w", r.name, errno)
+	}
+	mode := os.FileMode(0o700)
+	for _, b := range c.view.binds {
+		if isWithin(b.Path, "/root") {
+			mode = 0o711 // the sandbox's user reaches a runtime installed there
 		}
-		if old.Max < lim.Max {
-			lim.Cur, lim.Max = min(lim.Cur, old.Max), old.Max // never raise a hard limit
-		}
-		if _, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(r.resource), uintptr(unsafe.Pointer(&lim)), 0, 0, 0); errno != 0 {
-			if errno == syscall.ESRCH {
-				return nil // already gone
+	}
+	if err := os.Chmod(filepath.Join(dir, "root"), mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
+		return err
+	}
+	if c.privileged {
+		for d, id := range map[string]int{"home/user": userID, "tmp": rootID, "root": rootID} {
+			if err := os.Chown(filepath.Join(dir, d), hostIDBase+id, hostIDBase+id); err != nil {
+				return err
 			}
-			return fmt.Errorf("localrt: setting the %s limit: %w", r.name, errno)
 		}
+	}
+	return nil
+}
+
+// launchSpec returns how processes of the sandbox at host directory dir
+// named id are launched, without the command.
+func (c *confinement) launchSpec(dir, id string) *launchSpec {
+	l := &launchSpec{privileged: c.privileged}
+	var binds []bindSpec
+	for _, d := range sandboxDirs {
+		binds = append(binds, bindSpec{Src: filepath.Join(dir, d), Path: "/" + d, Writable: true})
+	}
+	l.cfg = launchConfig{
+		Mount: c.mount,
+		Binds: append(binds, c.view.binds...),
+		Links: c.view.links,
+		Generated: map[string]string{
+			"/etc/passwd":   "root:x:0:0:root:/root:/bin/bash\nuser:x:1000:1000::/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+			"/etc/group":    "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n",
+			"/etc/hostname": id + "\n",
+			"/etc/hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + id + "\n",
+		},
+		Hostname: id,
+		Loopback: !c.privileged,
+		Nested:   !c.privileged,
+	}
+	if c.privileged {
+		l.cfg.IDMap = &idMap{Base: hostIDBase, Size: 1 << 16}
+	}
+	return l
+}
+
+// owner is the host uid and gid owning a file the server writes for user.
+func (c *confinement) owner(user string) (int, bool) {
+	if !c.Confined || !c.privileged {
+		return 0, false
+	}
+	if user == rootUser {
+		return hostIDBase + rootID, true
+	}
+	return hostIDBase + userID, true
+}
+
+// mountDisk mounts a tmpfs of size bytes on dir, the sandbox's files.
+func mountDisk(dir string, size int64) error {
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("mode=0755,size=%d", size)); err != nil {
+		return fmt.Errorf("localrt: mounting the sandbox's disk: %w", err)
 	}
 	return nil
 }

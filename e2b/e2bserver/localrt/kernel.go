@@ -81,9 +81,9 @@ type kernelConfig struct {
 	language string
 	dir      string
 	env      map[string]string
-	grace    time.Duration // 0: DefaultInterruptGrace
-	isolate  func(*exec.Cmd) (func(bool), error)
-	started  func(pid int) error
+	grace    time.Duration       // 0: DefaultInterruptGrace
+	confine  *launchSpec         // nil: on the host
+	started  func(pid int) error // after start (limits of unconfined kernels)
 }
 
 func startKernel(ctx context.Context, cfg kernelConfig) (*Kernel, error) {
@@ -102,7 +102,7 @@ func startKernel(ctx context.Context, cfg kernelConfig) (*Kernel, error) {
 		spec: procSpec{
 			dir:     cfg.dir,
 			env:     kernelEnv(lang, cfg.dir, cfg.env),
-			isolate: cfg.isolate,
+			confine: cfg.confine,
 			started: cfg.started,
 		},
 	}

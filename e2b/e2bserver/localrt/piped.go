@@ -42,13 +42,7 @@ func runPiped(ctx context.Context, spec procSpec, hooks pipedHooks) (pipedResult
 		return pipedResult{}, err
 	}
 	outR, outW, errR, errW := r[0], w[0], r[1], w[1]
-	cmd, after, err := spec.command()
-	if err == nil {
-		cmd.Stdout = outW
-		cmd.Stderr = errW
-		err = cmd.Start()
-		after(err == nil)
-	}
+	cmd, err := spec.start(outW, errW)
 	closeFiles(outW, errW)
 	if err != nil {
 		closeFiles(outR, errR)

@@ -48,7 +48,7 @@ func (in *instance) RunProcess(ctx context.Context, spec e2bserver.ProcessSpec, 
 	defer cancel()
 
 	argv := append([]string{spec.Cmd}, spec.Args...)
-	ps := in.launch(argv, cwd, in.procEnv(user, spec.Envs), in.network)
+	ps := in.spec(argv, cwd, user, in.procEnv(user, spec.Envs))
 	var pid int
 	defer func() {
 		if pid != 0 {
@@ -67,8 +67,10 @@ func (in *instance) RunProcess(ctx context.Context, spec e2bserver.ProcessSpec, 
 			pid = p
 			in.procs[p] = &process{spec: spec}
 			in.mu.Unlock()
-			if err := ps.started(p); err != nil {
-				return err
+			if ps.started != nil {
+				if err := ps.started(p); err != nil {
+					return err
+				}
 			}
 			if hooks.Started != nil {
 				return hooks.Started(uint32(p))
@@ -104,7 +106,7 @@ func (in *instance) RunProcess(ctx context.Context, spec e2bserver.ProcessSpec, 
 		sent = p.sent
 	}
 	in.mu.Unlock()
-	return processExit(res.waitErr, sent, in.iso.namespaces), nil
+	return processExit(res.waitErr, sent, in.launch != nil), nil
 }
 
 // processExit describes how a process ended. Under the namespace launcher a

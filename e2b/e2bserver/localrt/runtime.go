@@ -47,11 +47,11 @@ type Runtime struct {
 	isolate   bool
 	grace     time.Duration
 
-	isoOnce sync.Once
-	iso     isolation
+	confOnce sync.Once
 
 	mu        sync.Mutex // protects the fields below
 	instances map[*instance]struct{}
+	conf      *confinement // set once by confinement
 	closed    bool
 }
 
@@ -94,8 +94,8 @@ func WithTemplates(ts ...TemplateConfig) Option {
 // DefaultLimits()). Fields must not be negative; zero leaves a limit unset.
 func WithLimits(l Limits) Option {
 	return func(rt *Runtime) error {
-		if l.Memory < 0 || l.Processes < 0 || l.FileSize < 0 || l.OpenFiles < 0 {
-			return fmt.Errorf("localrt: WithLimits: negative limit in %+v", l)
+		if err := l.validate(); err != nil {
+			return fmt.Errorf("localrt: WithLimits: %w", err)
 		}
 		rt.limits = l
 		return nil
@@ -140,27 +140,24 @@ func New(opts ...Option) (*Runtime, error) {
 	return rt, nil
 }
 
-// Isolation reports whether sandbox processes run in their own namespaces
-// and, when not, why. The first call probes the kernel (a few milliseconds).
-func (rt *Runtime) Isolation() (namespaces bool, reason string) {
-	iso := rt.isolation()
-	return iso.namespaces, iso.reason
+// Isolation describes how the Runtime confines its sandboxes. The first
+// call decides it: it checks the kernel and tools, makes the Runtime's
+// cgroups and launches a probe process (tens of milliseconds).
+func (rt *Runtime) Isolation() Isolation {
+	return rt.confinement().Isolation
 }
 
-func (rt *Runtime) isolation() isolation {
-	rt.isoOnce.Do(func() {
-		switch {
-		case !rt.isolate:
-			rt.iso = isolation{reason: "disabled by WithoutIsolation"}
-		default:
-			if err := os.MkdirAll(rt.root, 0o700); err != nil {
-				rt.iso = isolation{reason: err.Error()}
-				return
-			}
-			rt.iso = probeIsolation(rt.root)
+func (rt *Runtime) confinement() *confinement {
+	rt.confOnce.Do(func() {
+		c := rt.confine()
+		rt.mu.Lock()
+		rt.conf = c
+		if rt.closed { // Close has run: nothing else will release it
+			c.release()
 		}
+		rt.mu.Unlock()
 	})
-	return rt.iso
+	return rt.conf
 }
 
 // template returns the configuration of t (zero when none).
@@ -182,7 +179,7 @@ func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bse
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	iso := rt.isolation()
+	conf := rt.confinement()
 	if err := os.MkdirAll(rt.root, 0o700); err != nil {
 		return nil, fmt.Errorf("localrt: sandbox root: %w", err)
 	}
@@ -190,19 +187,22 @@ func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bse
 	if err != nil {
 		return nil, fmt.Errorf("localrt: sandbox directory: %w", err)
 	}
-	for _, d := range []string{"home/user", "tmp", "root"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("localrt: sandbox directory: %w", err)
-		}
+	in := &instance{
+		rt:       rt,
+		id:       spec.SandboxID,
+		dir:      dir,
+		contexts: make(map[string]*kernelContext),
+		defaults: make(map[string]string),
+		procs:    make(map[int]*process),
+		setupLog: "/tmp/tta-setup.log",
 	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("localrt: sandbox directory: %w", err)
+	internet := spec.AllowInternetAccess == nil || *spec.AllowInternetAccess
+	if err := in.confine(conf, internet); err != nil {
+		in.release()
+		return nil, err
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		os.RemoveAll(dir)
+	if in.root, err = os.OpenRoot(dir); err != nil {
+		in.release()
 		return nil, fmt.Errorf("localrt: sandbox directory: %w", err)
 	}
 
@@ -221,22 +221,11 @@ func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bse
 	maps.Copy(env, tc.EnvVars)
 	maps.Copy(env, spec.EnvVars)
 
-	life, cancel := context.WithCancel(context.Background())
-	in := &instance{
-		rt:       rt,
-		id:       spec.SandboxID,
-		dir:      dir,
-		root:     root,
-		iso:      iso,
-		network:  spec.AllowInternetAccess == nil || *spec.AllowInternetAccess,
-		env:      env,
-		ctx:      life,
-		cancel:   cancel,
-		contexts: make(map[string]*kernelContext),
-		defaults: make(map[string]string),
-		procs:    make(map[int]*process),
-		setupLog: "/tmp/tta-setup.log",
+	if in.launch != nil {
+		env["PATH"] = conf.view.path
 	}
+	in.env = env
+	in.ctx, in.cancel = context.WithCancel(context.Background())
 	switch {
 	case spec.Template.NoInterpreter || tc.NoInterpreter:
 		in.interp = portNone
@@ -255,9 +244,8 @@ func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bse
 	rt.mu.Lock()
 	if rt.closed {
 		rt.mu.Unlock()
-		cancel()
-		root.Close()
-		os.RemoveAll(dir)
+		in.cancel()
+		in.release()
 		return nil, errors.New("localrt: runtime closed")
 	}
 	rt.instances[in] = struct{}{}
@@ -285,6 +273,7 @@ func (rt *Runtime) forget(in *instance) {
 func (rt *Runtime) Close() error {
 	rt.mu.Lock()
 	rt.closed = true
+	conf := rt.conf
 	ins := make([]*instance, 0, len(rt.instances))
 	for in := range rt.instances {
 		ins = append(ins, in)
@@ -293,6 +282,9 @@ func (rt *Runtime) Close() error {
 	var errs []error
 	for _, in := range ins {
 		errs = append(errs, in.Close())
+	}
+	if conf != nil {
+		conf.release()
 	}
 	return errors.Join(errs...)
 }
