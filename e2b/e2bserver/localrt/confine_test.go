@@ -294,3 +294,77 @@ func TestConfinedInternetAccessReachesTheInternetOnly(t *testing.T) {
 		assert.Equal(t, c.want, got, c.what)
 	}
 }
+
+func TestConfinedSandboxAtItsLimitsFailsAlone(t *testing.T) {
+	limits := Limits{Memory: 256 << 20, Processes: 64, CPU: 1, Disk: 32 << 20, FileSize: 1 << 30, OpenFiles: 256}
+	rt := confinedRuntime(t, WithLimits(limits))
+	if iso := rt.Isolation(); len(iso.Unenforced) > 0 {
+		t.Skipf("limits not enforced here: %v", iso.Unenforced)
+	}
+	greedy := startSandbox(t, rt, e2bserver.SandboxSpec{})
+	calm := startSandbox(t, rt, e2bserver.SandboxSpec{})
+	run(t, calm, wire.ExecuteRequest{Code: "1"}) // its kernel is up
+
+	// answers checks that calm still computes 1+1 within a second.
+	answers := func(what string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		var result string
+		err := calm.Execute(ctx, wire.ExecuteRequest{Code: "1+1"}, func(ev wire.ExecutionEvent) error {
+			if ev.Type == wire.EventResult {
+				result = ev.Text
+			}
+			return nil
+		})
+		assert.NoError(t, err, "the other sandbox while %s", what)
+		assert.Equal(t, "2", result, "the other sandbox while %s", what)
+	}
+
+	t.Run("fork bomb", func(t *testing.T) {
+		before := len(greedy.cgroup.pids()) // its kernel
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = greedy.RunProcess(ctx, e2bserver.ProcessSpec{Cmd: "/bin/bash", Args: []string{"-c", "bomb() { bomb | bomb & }; bomb; sleep 10"}}, e2bserver.ProcessHooks{})
+		}()
+		require.Eventually(t, func() bool { return len(greedy.cgroup.pids()) >= int(limits.Processes)/2 },
+			2*time.Second, 10*time.Millisecond, "the bomb did not grow")
+		answers("a fork bomb runs")
+		assert.LessOrEqual(t, len(greedy.cgroup.pids()), int(limits.Processes), "processes of the bomb")
+		<-done
+		assert.Eventually(t, func() bool { return len(greedy.cgroup.pids()) == before },
+			2*time.Second, 10*time.Millisecond, "the bomb outlived its command")
+	})
+
+	t.Run("memory", func(t *testing.T) {
+		evs := run(t, greedy, wire.ExecuteRequest{Code: "x = b'x' * (20 * 2**30)\nlen(x)"})
+		errs := ofType(evs, wire.EventError)
+		require.NotEmpty(t, errs, "a 20 GiB allocation succeeded")
+		t.Logf("20 GiB allocation: %s: %s", errs[0].Name, errs[0].Value)
+		answers("another hit its memory limit")
+	})
+
+	t.Run("disk", func(t *testing.T) {
+		_, stderr, exit := command(t, greedy, "head -c 100000000 /dev/zero > /home/user/fill")
+		assert.NotEqual(t, int32(0), exit.ExitCode)
+		assert.Contains(t, stderr, "No space left on device")
+		answers("another's disk is full")
+	})
+
+	// The greedy sandbox itself recovers: its kernel restarts, it computes.
+	evs := run(t, greedy, wire.ExecuteRequest{Code: "1+1"})
+	assert.Equal(t, "2", mainResult(t, evs).Text)
+
+	cg := greedy.cgroup
+	require.NoError(t, greedy.Close())
+	assert.Empty(t, cg.pids(), "processes left after the sandbox was killed")
+	for _, d := range cg.dirs {
+		_, err := os.Stat(d)
+		assert.ErrorIs(t, err, os.ErrNotExist, "cgroup left: %s", d)
+	}
+	_, err := os.Stat(greedy.dir)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the sandbox's disk is left")
+}
