@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
-	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
 	"github.com/tta-dev/tta/local"
 )
 
@@ -69,7 +68,7 @@ func TestOpenChoosesE2BWithoutContactingIt(t *testing.T) {
 	t.Setenv(e2b.EnvSandboxURL, ts.URL)
 	root := filepath.Join(t.TempDir(), "never")
 
-	b, err := local.Open(local.WithRoot(root), local.WithTemplates(localrt.TemplateConfig{Name: "ignored"}), local.WithAddr("127.0.0.1:0"))
+	b, err := local.Open(local.WithRoot(root), local.WithTemplates(local.Template{Name: "ignored"}), local.WithAddr("127.0.0.1:0"))
 	require.NoError(t, err)
 	assert.Nil(t, b.Local())
 	assert.Equal(t, "E2B", b.String())

@@ -6,7 +6,6 @@ import (
 	"regexp"
 
 	"github.com/tta-dev/tta/e2b"
-	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
 )
 
 // DefaultAddr is where a local server listens unless WithAddr says otherwise:
@@ -21,7 +20,7 @@ var apiKeyFormat = regexp.MustCompile(`^e2b_[0-9a-fA-F]+$`)
 type config struct {
 	addr        string
 	apiKey      string // "" = generate one
-	templates   []localrt.TemplateConfig
+	templates   []Template
 	root        string // "" = localrt's default
 	noIsolation bool
 	clientOpts  []e2b.Option
@@ -77,13 +76,13 @@ func WithAPIKey(key string) Option {
 }
 
 // WithTemplates adds templates to the local server, besides the default
-// code-interpreter-v1 and base: each is known by its name and its ID
-// (TemplateConfig.Template), and its setup commands run in every sandbox
-// created from it before its code interpreter opens its port. A template
-// named code-interpreter-v1 configures the default one. It may be given
-// several times; templates accumulate. On E2B (see Open) templates are
-// ignored: they must exist in the E2B account.
-func WithTemplates(ts ...localrt.TemplateConfig) Option {
+// code-interpreter-v1 and base: each is known by its name and its ID, and
+// its setup commands run in every sandbox created from it before its code
+// interpreter opens its port. A template named code-interpreter-v1
+// configures the default one. It may be given several times; templates
+// accumulate. On E2B (see Open) templates are ignored: they must exist in the
+// E2B account.
+func WithTemplates(ts ...Template) Option {
 	return func(c *config) error {
 		c.templates = append(c.templates, ts...)
 		return nil

@@ -20,7 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
-	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
 	"github.com/tta-dev/tta/e2b/wire"
 	"github.com/tta-dev/tta/local"
 )
@@ -145,7 +144,7 @@ func TestStartOnEveryInterfaceNeedsAnExplicitAddress(t *testing.T) {
 }
 
 func TestWithTemplatesRegistersThem(t *testing.T) {
-	s := start(t, local.WithTemplates(localrt.TemplateConfig{Name: "tta-envd-only", NoInterpreter: true, EnvVars: map[string]string{"TTA_MARK": "set"}}))
+	s := start(t, local.WithTemplates(local.Template{Name: "tta-envd-only", NoInterpreter: true, EnvVars: map[string]string{"TTA_MARK": "set"}}))
 	sbx, err := client(t, s).Create(t.Context(), e2b.CreateOptions{Template: "tta-envd-only", Timeout: time.Minute})
 	require.NoError(t, err)
 	assert.Equal(t, "local-tta-envd-only", sbx.TemplateID())

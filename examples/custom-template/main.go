@@ -30,13 +30,12 @@ import (
 
 	"github.com/tta-dev/tta"
 	"github.com/tta-dev/tta/e2b"
-	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
 	"github.com/tta-dev/tta/local"
 )
 
 // slowStart is the local template: its interpreter opens 2 s after the
 // sandbox is created.
-var slowStart = localrt.TemplateConfig{Name: "tta-slow-start", Setup: []string{"sleep 2"}}
+var slowStart = local.Template{Name: "tta-slow-start", Setup: []string{"sleep 2"}}
 
 func main() {
 	template := flag.String("template", slowStart.Name, "custom template `name` (on E2B, one of your own)")

@@ -44,7 +44,6 @@ import (
 	"time"
 
 	"github.com/tta-dev/tta"
-	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
 	"github.com/tta-dev/tta/local"
 )
 
@@ -66,8 +65,8 @@ func run(ctx context.Context, w io.Writer, template, pkg string) error {
 		return err
 	}
 	backend, err := local.Open(local.WithTemplates(
-		localrt.TemplateConfig{Name: template, Setup: []string{"echo 'ERROR: No matching distribution found for torch' >&2; exit 1"}},
-		localrt.TemplateConfig{Name: tta.DefaultTemplateName, Setup: setup},
+		local.Template{Name: template, Setup: []string{"echo 'ERROR: No matching distribution found for torch' >&2; exit 1"}},
+		local.Template{Name: tta.DefaultTemplateName, Setup: setup},
 	))
 	if err != nil {
 		return err
