@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tta-dev/tta/e2b/internal/apikey"
+	"github.com/tta-dev/tta/internal/apikey"
 )
 
 // Defaults, matching E2B's official SDKs where they have one.

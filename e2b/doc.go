@@ -3,8 +3,9 @@
 // envd (files and processes over Connect RPC) and the code interpreter (streamed
 // NDJSON executions).
 //
-// It stands on its own: nothing in it depends on the rest of module
-// github.com/tta-dev/tta.
+// It stands on its own: it depends on nothing else of module
+// github.com/tta-dev/tta but an internal package that knows the shape of an
+// API key, shared with the servers that make keys for it.
 //
 // # Configuration
 //

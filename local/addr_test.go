@@ -2,7 +2,6 @@ package local
 
 import (
 	"net"
-	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -30,11 +29,4 @@ func TestListenAddresses(t *testing.T) {
 	}
 	assert.False(t, (&Server{addr: &net.UnixAddr{Name: "/tmp/s", Net: "unix"}}).Loopback(), "not TCP")
 	assert.Equal(t, "/tmp/s", dialAddr(&net.UnixAddr{Name: "/tmp/s", Net: "unix"}))
-}
-
-func TestNewAPIKey(t *testing.T) {
-	a, b := newAPIKey(), newAPIKey()
-	assert.Regexp(t, regexp.MustCompile(`^e2b_[0-9a-f]{40}$`), a)
-	assert.True(t, apiKeyFormat.MatchString(a), "clients accept it")
-	assert.NotEqual(t, a, b, "random")
 }

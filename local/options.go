@@ -3,18 +3,14 @@ package local
 import (
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/internal/apikey"
 )
 
 // DefaultAddr is where a local server listens unless WithAddr says otherwise:
 // loopback only, on a port the system picks.
 const DefaultAddr = "127.0.0.1:0"
-
-// apiKeyFormat is E2B's API key format, which its clients (package e2b among
-// them) check before sending anything.
-var apiKeyFormat = regexp.MustCompile(`^e2b_[0-9a-fA-F]+$`)
 
 // config is what the options set.
 type config struct {
@@ -67,7 +63,7 @@ func WithAddr(addr string) Option {
 // Open chooses E2B, E2B_API_KEY is used.
 func WithAPIKey(key string) Option {
 	return func(c *config) error {
-		if key != "" && !apiKeyFormat.MatchString(key) {
+		if key != "" && !apikey.Valid(key) {
 			return fmt.Errorf("local: WithAPIKey: %w", e2b.ErrInvalidAPIKey)
 		}
 		c.apiKey = key

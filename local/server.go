@@ -2,8 +2,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
+	"github.com/tta-dev/tta/internal/apikey"
 )
 
 // ShutdownGrace bounds how long Server.Close waits for requests still in
@@ -72,7 +71,7 @@ func Start(opts ...Option) (*Server, error) {
 func start(cfg config) (*Server, error) {
 	key := cfg.apiKey
 	if key == "" {
-		key = newAPIKey()
+		key = apikey.New()
 	}
 	rtOpts := []localrt.Option{localrt.WithTemplates(cfg.templates...)}
 	if cfg.root != "" {
@@ -232,11 +231,4 @@ func dialAddr(addr net.Addr) string {
 		}
 	}
 	return net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
-}
-
-// newAPIKey returns a random key in E2B's format: "e2b_" and 40 hex digits.
-func newAPIKey() string {
-	b := make([]byte, 20)
-	_, _ = rand.Read(b)
-	return "e2b_" + hex.EncodeToString(b)
 }

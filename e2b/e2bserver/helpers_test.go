@@ -16,10 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
-	"github.com/tta-dev/tta/e2b/internal/apikey"
 	"github.com/tta-dev/tta/e2b/internal/envd/filesystem/filesystemconnect"
 	"github.com/tta-dev/tta/e2b/internal/envd/process/processconnect"
 	"github.com/tta-dev/tta/e2b/wire"
+	"github.com/tta-dev/tta/internal/apikey"
 )
 
 // baseURL is the URL tests use with the in-memory client: any host works.

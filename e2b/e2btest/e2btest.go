@@ -29,7 +29,7 @@ import (
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
-	"github.com/tta-dev/tta/e2b/internal/apikey"
+	"github.com/tta-dev/tta/internal/apikey"
 )
 
 // inMemoryURL is the base URL clients of StartInMemory use. It names no real

@@ -1,7 +1,8 @@
 // Package apikey knows the shape of an E2B API key: "e2b_" followed by
 // hexadecimal digits, the check E2B's official SDKs make before sending one.
-// The client validates keys with it, and the test and local servers generate
-// theirs with it, so that every key they make is one the client accepts.
+// Package e2b's client and package local's WithAPIKey validate keys with it,
+// and the test and local servers generate theirs with it, so that every key
+// they accept or make is one the client accepts.
 package apikey
 
 import (
