@@ -86,6 +86,7 @@ func (e fakeEnv) live() []string {
 // the backend.
 type recorder struct {
 	tta.Provider
+	env seedEnv // the backend whose provider it wraps
 
 	mu        sync.Mutex // protects the fields below
 	created   []string
@@ -96,8 +97,8 @@ type recorder struct {
 	killDelay time.Duration
 }
 
-func record(p tta.Provider) *recorder {
-	return &recorder{Provider: p, killed: map[string]bool{}, probes: map[string][]time.Time{}}
+func record(env seedEnv) *recorder {
+	return &recorder{Provider: env.provider(), env: env, killed: map[string]bool{}, probes: map[string][]time.Time{}}
 }
 
 // slowKills makes every later kill wait d before it reaches the backend.
@@ -238,7 +239,7 @@ func forEachBackend(t *testing.T, templates []ttatest.FakeTemplate, body func(t 
 			synctest.Test(t, func(t *testing.T) {
 				env := b.start(t, templates...)
 				defer env.close()
-				body(t, env, record(env.provider()))
+				body(t, env, record(env))
 			})
 		})
 	}

@@ -13,21 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta"
+	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/ttatest"
 )
-
-// fakeExec returns a primitive on a new fake provider, closed and checked for
-// leaks when the test ends.
-func fakeExec(t *testing.T, p *ttatest.FakeProvider, opts ...tta.Option) *tta.CodeExecutionPrimitive {
-	t.Helper()
-	exec, err := tta.NewCodeExecution(append([]tta.Option{tta.WithProvider(p)}, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		assert.NoError(t, exec.Close())
-		p.AssertNoLeaks(t)
-	})
-	return exec
-}
 
 func TestCodeExec_OptionPanics(t *testing.T) {
 	for _, tc := range []struct {
@@ -77,7 +65,7 @@ func TestCodeExec_NoProvider(t *testing.T) {
 func TestCodeExec_Stateless(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		var ids []string
 		for range 3 {
 			out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "x = 1"})
@@ -106,7 +94,7 @@ func TestCodeExec_Languages(t *testing.T) {
 		t.Run(tc.want, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := ttatest.NewFakeProvider()
-				exec := fakeExec(t, p)
+				exec := testenv.FakeExec(t, p)
 				_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1", Language: tc.in})
 				require.NoError(t, err)
 				runs := p.Sandboxes()[0].Runs()
@@ -120,7 +108,7 @@ func TestCodeExec_Languages(t *testing.T) {
 func TestCodeExec_UnsupportedLanguage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: tta.DefaultTemplateName, Languages: []string{"python"}})
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "System.out.println(1);", Language: tta.LanguageJava})
 		require.ErrorIs(t, err, ttatest.ErrUnsupportedLanguage)
 		assert.False(t, tta.IsTransient(err))
@@ -137,7 +125,7 @@ func TestCodeExec_InputPassedThrough(t *testing.T) {
 				Results: []tta.Result{{IsMain: true, Text: "42", Data: map[string]string{"text/html": "<b>42</b>"}}},
 			}, nil
 		})
-		exec := fakeExec(t, p, tta.WithMetadata(map[string]string{"team": "ml"}))
+		exec := testenv.FakeExec(t, p, tta.WithMetadata(map[string]string{"team": "ml"}))
 		ctx := tta.WithWorkflow(context.Background(), tta.Workflow{ID: "analysis", RunID: "run-7"})
 		var stdout, stderr []string
 		out, err := exec.Execute(ctx, tta.CodeInput{
@@ -181,7 +169,7 @@ func TestCodeExec_InvalidInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := ttatest.NewFakeProvider()
-				exec := fakeExec(t, p)
+				exec := testenv.FakeExec(t, p)
 				_, err := exec.Execute(context.Background(), tc.in)
 				require.EqualError(t, err, tc.msg)
 				assert.False(t, tta.IsTransient(err))
@@ -197,7 +185,7 @@ func TestCodeExec_CreateErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Fail(ttatest.Fault{Op: ttatest.OpCreate, Nth: 1, Err: ttatest.Transient(errors.New("429 rate limited"))})
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: `print("hi")`})
 		require.NoError(t, err)
 		assert.Equal(t, "hi\n", out.Stdout)
@@ -205,7 +193,7 @@ func TestCodeExec_CreateErrors(t *testing.T) {
 	})
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithTemplate(tta.Template{Name: "no-such-template"}))
+		exec := testenv.FakeExec(t, p, tta.WithTemplate(tta.Template{Name: "no-such-template"}))
 		_, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.ErrorIs(t, err, ttatest.ErrTemplateNotFound)
 		var se *tta.SandboxError
@@ -224,7 +212,7 @@ func TestCodeExec_NeverRerunsStartedCode(t *testing.T) {
 		p.Handle(func(ctx context.Context, r ttatest.Run) (ttatest.Output, error) {
 			return ttatest.Output{}, errors.New("stream cut mid-run")
 		})
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		_, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec, tta.MaxAttempts(5)).Execute(context.Background(), tta.CodeInput{Code: "charge_card()"})
 		var se *tta.SandboxError
 		require.ErrorAs(t, err, &se)
@@ -240,7 +228,7 @@ func TestCodeExec_TerminalProbeStopsWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "slow", NeverReady: true})
 		p.Fail(ttatest.Fault{Op: ttatest.OpProbe, Nth: 3, Err: fmt.Errorf("probe: %w", tta.ErrSandboxGone)})
-		exec := fakeExec(t, p, tta.WithTemplate(tta.Template{Name: "slow"}))
+		exec := testenv.FakeExec(t, p, tta.WithTemplate(tta.Template{Name: "slow"}))
 		start := time.Now()
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.ErrorIs(t, err, tta.ErrSandboxGone)
@@ -255,7 +243,7 @@ func TestCodeExec_TerminalProbeStopsWaiting(t *testing.T) {
 func TestCodeExec_CallerDeadlineDuringWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "slow", NeverReady: true})
-		exec := fakeExec(t, p, tta.WithTemplate(tta.Template{Name: "slow"}))
+		exec := testenv.FakeExec(t, p, tta.WithTemplate(tta.Template{Name: "slow"}))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_, err := exec.Execute(ctx, tta.CodeInput{Code: "1"})
@@ -269,7 +257,7 @@ func TestCodeExec_KillRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Fail(ttatest.Fault{Op: ttatest.OpKill, Nth: 1, Err: ttatest.Transient(errors.New("503"))})
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.NoError(t, err)
 		assert.True(t, p.Sandboxes()[0].Killed())
@@ -305,7 +293,7 @@ func TestCodeExec_FailedKillReportedByClose(t *testing.T) {
 func TestCodeExec_Concurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: tta.DefaultTemplateName, CreateDelay: 300 * time.Millisecond, ReadyAfter: time.Second})
-		exec := fakeExec(t, p, tta.WithWarmPool(3))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(3))
 		var wg sync.WaitGroup
 		ids := make([]string, 20)
 		for i := range ids {
@@ -328,7 +316,7 @@ func TestCodeExec_Concurrent(t *testing.T) {
 func TestCodeExec_CloseConcurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithWarmPool(2))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(2))
 		var wg sync.WaitGroup
 		for range 3 {
 			wg.Go(func() { assert.NoError(t, exec.Close()) })
@@ -405,8 +393,8 @@ func TestCodeExec_FallbackIfCodeNotStarted(t *testing.T) {
 					customP.Handle(tc.customRun)
 				}
 				defaultP := ttatest.NewFakeProvider()
-				custom := fakeExec(t, customP, tta.WithTemplate(tta.Template{Name: "tta-ml-minimal"}))
-				install := fakeExec(t, defaultP, tta.WithPackages("torch"))
+				custom := testenv.FakeExec(t, customP, tta.WithTemplate(tta.Template{Name: "tta-ml-minimal"}))
+				install := testenv.FakeExec(t, defaultP, tta.WithPackages("torch"))
 
 				out, err := tta.FallbackIf(tta.CodeNotStarted, custom, install).Execute(context.Background(), tta.CodeInput{Code: "send_email()"})
 				assert.Equal(t, tc.wantFallback, err == nil)
@@ -445,7 +433,7 @@ func (portlessSandbox) InterpreterPort() int { return 0 }
 func TestCodeExec_NotReadyNamesTheSandboxPort(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "heavy", NeverReady: true})
-		exec := fakeExec(t, fake, tta.WithTemplate(tta.Template{Name: "heavy"}), tta.WithInitWindow(10*time.Second))
+		exec := testenv.FakeExec(t, fake, tta.WithTemplate(tta.Template{Name: "heavy"}), tta.WithInitWindow(10*time.Second))
 		_, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		var nr *tta.TemplateNotReadyError
 		require.ErrorAs(t, err, &nr)
@@ -471,7 +459,7 @@ func TestCodeExec_NotReadyNamesTheSandboxPort(t *testing.T) {
 func TestCodeExec_WorkflowMetadataLabelsSandboxes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithMetadata(map[string]string{"team": "ml", "cost-center": "42"}))
+		exec := testenv.FakeExec(t, p, tta.WithMetadata(map[string]string{"team": "ml", "cost-center": "42"}))
 		ctx := tta.WithWorkflow(context.Background(), tta.Workflow{
 			ID:       "nightly",
 			Metadata: map[string]string{"team": "eval", "tta.template": "not this"},
@@ -490,7 +478,7 @@ func TestCodeExec_CodeErrorNeverRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Script("1/0", ttatest.Raise("ZeroDivisionError", "division by zero"))
-		exec := fakeExec(t, p, tta.WithCodeErrorsAsErrors())
+		exec := testenv.FakeExec(t, p, tta.WithCodeErrorsAsErrors())
 		always := tta.RetryIf(func(error) bool { return true })
 		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec, always, tta.MaxAttempts(5)).Execute(context.Background(), tta.CodeInput{Code: "1/0"})
 		var ee *tta.ExecutionError

@@ -18,6 +18,7 @@ import (
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2btest"
 	"github.com/tta-dev/tta/e2b/wire"
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 // startE2BExec starts the E2B-compatible server in memory with rt and returns
@@ -25,13 +26,7 @@ import (
 func startE2BExec(t *testing.T, rt *e2bserver.ScriptedRuntime, opts ...tta.Option) (*tta.CodeExecutionPrimitive, *e2btest.Env) {
 	t.Helper()
 	env := e2btest.StartInMemory(t, e2bserver.WithRuntime(rt))
-	exec, err := tta.NewCodeExecution(append([]tta.Option{tta.WithE2BClient(env.Client)}, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		assert.NoError(t, exec.Close())
-		assert.Empty(t, env.Server.Sandboxes(), "every sandbox killed")
-	})
-	return exec, env
+	return testenv.ServerExec(t, env, opts...), env
 }
 
 // Package e2b does not import tta, yet its errors classify themselves

@@ -10,13 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta"
+	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/ttatest"
 )
 
 func TestInstall_Command(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithPackages("torch", "numpy==2.1.0", "transformers[torch]>=4.40"))
+		exec := testenv.FakeExec(t, p, tta.WithPackages("torch", "numpy==2.1.0", "transformers[torch]>=4.40"))
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1", Packages: []string{"torch", "pandas", "pandas"}})
 		require.NoError(t, err)
 		assert.Equal(t, tta.PathRuntimeInstall, out.Path)
@@ -33,7 +34,7 @@ func TestInstall_Failure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.RejectPackage("torchh")
-		exec := fakeExec(t, p, tta.WithPackages("torchh"))
+		exec := testenv.FakeExec(t, p, tta.WithPackages("torchh"))
 		_, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "import torch"})
 		var ie *tta.InstallError
 		require.ErrorAs(t, err, &ie)
@@ -51,7 +52,7 @@ func TestInstall_CommandFailed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Fail(ttatest.Fault{Op: ttatest.OpCommand, Nth: 1, Err: ttatest.Transient(ttatest.ErrConnectionRefused)})
-		exec := fakeExec(t, p, tta.WithPackages("torch"))
+		exec := testenv.FakeExec(t, p, tta.WithPackages("torch"))
 		out, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: `print("ok")`})
 		require.NoError(t, err)
 		assert.Equal(t, "ok\n", out.Stdout)
@@ -61,7 +62,7 @@ func TestInstall_CommandFailed(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		errDenied := errors.New("permission denied")
 		p.Fail(ttatest.Fault{Op: ttatest.OpCommand, Err: errDenied})
-		exec := fakeExec(t, p, tta.WithPackages("torch"))
+		exec := testenv.FakeExec(t, p, tta.WithPackages("torch"))
 		_, err := tta.Retry[tta.CodeInput, tta.CodeOutput](exec).Execute(context.Background(), tta.CodeInput{Code: "1"})
 		var ie *tta.InstallError
 		require.ErrorAs(t, err, &ie)

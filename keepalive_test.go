@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta"
+	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/ttatest"
 )
 
@@ -33,7 +34,7 @@ func TestKeepAlive_LongRun(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := ttatest.NewFakeProvider()
 				p.Script("train()", ttatest.Output{Delay: 24 * time.Minute, Stdout: "trained\n"})
-				exec := fakeExec(t, p, tta.WithSandboxTimeout(timeout))
+				exec := testenv.FakeExec(t, p, tta.WithSandboxTimeout(timeout))
 				var run tta.Primitive[tta.CodeInput, tta.CodeOutput] = exec
 				if tc.session {
 					run = newSession(t, exec)
@@ -69,7 +70,7 @@ func TestKeepAlive_ExtendsAtOnceWhenLittleIsLeft(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: tta.DefaultTemplateName, InstallDelay: 6 * time.Minute})
 		p.Fail(ttatest.Fault{Op: ttatest.OpSetTimeout, Nth: 1, Err: ttatest.Transient(assert.AnError)})
 		p.Script("train()", ttatest.Output{Delay: 9 * time.Minute})
-		exec := fakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute), tta.WithPackages("torch"))
+		exec := testenv.FakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute), tta.WithPackages("torch"))
 
 		start := time.Now()
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "train()"})
@@ -84,7 +85,7 @@ func TestKeepAlive_ExtendsAtOnceWhenLittleIsLeft(t *testing.T) {
 func TestKeepAlive_LongInstall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: tta.DefaultTemplateName, InstallDelay: 12 * time.Minute})
-		exec := fakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute), tta.WithPackages("torch"))
+		exec := testenv.FakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute), tta.WithPackages("torch"))
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "import torch"})
 		require.NoError(t, err, "the install outlived the sandbox timeout")
 		assert.Equal(t, []string{"torch"}, out.Installed)
@@ -99,7 +100,7 @@ func TestKeepAlive_FailedExtensionTriedAgain(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Script("train()", ttatest.Output{Delay: 9 * time.Minute})
 		p.Fail(ttatest.Fault{Op: ttatest.OpSetTimeout, Nth: 1, Err: ttatest.Transient(assert.AnError)})
-		exec := fakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute))
+		exec := testenv.FakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute))
 
 		start := time.Now()
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "train()"})
@@ -116,7 +117,7 @@ func TestKeepAlive_SessionIdleAfterAFailedLongCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Script("train()", ttatest.Output{Delay: 6 * time.Minute, Error: &tta.ExecutionError{Name: "ValueError", Value: "diverged"}})
-		exec := fakeExec(t, p, tta.WithSandboxTimeout(8*time.Minute), tta.WithCodeErrorsAsErrors())
+		exec := testenv.FakeExec(t, p, tta.WithSandboxTimeout(8*time.Minute), tta.WithCodeErrorsAsErrors())
 		s := newSession(t, exec)
 
 		_, err := s.Execute(context.Background(), tta.CodeInput{Code: "train()"})

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta"
+	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/ttatest"
 )
 
@@ -24,7 +25,7 @@ var slowDefault = ttatest.FakeTemplate{Name: tta.DefaultTemplateName, CreateDela
 func TestPool_WarmCallDoesNotWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(slowDefault)
-		exec := fakeExec(t, p, tta.WithWarmPool(2), tta.WithPackages("numpy"))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(2), tta.WithPackages("numpy"))
 		time.Sleep(time.Minute) // the pool fills in the background
 		require.Len(t, p.Sandboxes(), 2)
 
@@ -49,7 +50,7 @@ func TestPool_WarmCallDoesNotWait(t *testing.T) {
 func TestPool_ColdWhenEmpty(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(slowDefault)
-		exec := fakeExec(t, p, tta.WithWarmPool(1))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(1))
 		start := time.Now()
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.NoError(t, err)
@@ -63,7 +64,7 @@ func TestPool_ColdWhenEmpty(t *testing.T) {
 func TestPool_NeverReused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithWarmPool(1))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(1))
 		seen := map[string]bool{}
 		for range 5 {
 			synctest.Wait()
@@ -81,7 +82,7 @@ func TestPool_NeverReused(t *testing.T) {
 func TestPool_FailedFillDoesNotLoop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "heavy", NeverReady: true})
-		exec := fakeExec(t, p, tta.WithTemplate(tta.Template{Name: "heavy"}), tta.WithWarmPool(2), tta.WithInitWindow(10*time.Second))
+		exec := testenv.FakeExec(t, p, tta.WithTemplate(tta.Template{Name: "heavy"}), tta.WithWarmPool(2), tta.WithInitWindow(10*time.Second))
 		time.Sleep(10 * time.Minute)
 		assert.Len(t, p.Sandboxes(), 2)
 		assert.Empty(t, p.Leaked())
@@ -97,7 +98,7 @@ func TestPool_FailedFillDoesNotLoop(t *testing.T) {
 func TestPool_StaleSandboxExtended(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(4*time.Minute))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(4*time.Minute))
 		time.Sleep(3 * time.Minute)
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
 		require.NoError(t, err)
@@ -115,7 +116,7 @@ func TestPool_ExpiredSandboxReplaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const timeout = 4 * time.Minute
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(timeout))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(timeout))
 		time.Sleep(5 * time.Minute)
 		now := time.Now()
 		out, err := exec.Execute(context.Background(), tta.CodeInput{Code: "1"})
@@ -249,7 +250,7 @@ func TestPool_FailedBackgroundKillReportedByClose(t *testing.T) {
 func TestPool_PanicKillsAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithWarmPool(1))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(1))
 		require.NoError(t, exec.WaitWarm(context.Background()))
 		func() {
 			defer func() {
@@ -266,7 +267,7 @@ func TestPool_WaitWarm(t *testing.T) {
 	t.Run("fills the pool", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			p := ttatest.NewFakeProvider(slowDefault)
-			exec := fakeExec(t, p, tta.WithWarmPool(2))
+			exec := testenv.FakeExec(t, p, tta.WithWarmPool(2))
 			start := time.Now()
 			require.NoError(t, exec.WaitWarm(context.Background()))
 			assert.Equal(t, 5500*time.Millisecond, time.Since(start), "2 s create, then probes until 5.5 s, both at once")
@@ -289,7 +290,7 @@ func TestPool_WaitWarm(t *testing.T) {
 	t.Run("template never ready", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "heavy", NeverReady: true})
-			exec := fakeExec(t, p, tta.WithTemplate(tta.Template{Name: "heavy"}), tta.WithWarmPool(2), tta.WithInitWindow(10*time.Second))
+			exec := testenv.FakeExec(t, p, tta.WithTemplate(tta.Template{Name: "heavy"}), tta.WithWarmPool(2), tta.WithInitWindow(10*time.Second))
 			start := time.Now()
 			err := exec.WaitWarm(context.Background())
 			require.ErrorIs(t, err, tta.ErrTemplateNotReady)
@@ -306,7 +307,7 @@ func TestPool_WaitWarm(t *testing.T) {
 	t.Run("ctx ends first", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			p := ttatest.NewFakeProvider(slowDefault)
-			exec := fakeExec(t, p, tta.WithWarmPool(1))
+			exec := testenv.FakeExec(t, p, tta.WithWarmPool(1))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			require.ErrorIs(t, exec.WaitWarm(ctx), context.DeadlineExceeded)
@@ -317,7 +318,7 @@ func TestPool_WaitWarm(t *testing.T) {
 	t.Run("closed", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			p := ttatest.NewFakeProvider(slowDefault)
-			exec := fakeExec(t, p, tta.WithWarmPool(1))
+			exec := testenv.FakeExec(t, p, tta.WithWarmPool(1))
 			errc := make(chan error, 1)
 			go func() { errc <- exec.WaitWarm(context.Background()) }()
 			time.Sleep(time.Second)
@@ -330,7 +331,7 @@ func TestPool_WaitWarm(t *testing.T) {
 	t.Run("no pool", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			p := ttatest.NewFakeProvider()
-			exec := fakeExec(t, p)
+			exec := testenv.FakeExec(t, p)
 			require.NoError(t, exec.WaitWarm(context.Background()))
 			assert.Empty(t, p.Sandboxes())
 		})
@@ -343,7 +344,7 @@ func TestPool_WaitWarm(t *testing.T) {
 func TestPool_GoneWhileIdleRetriedInFreshSandbox(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithWarmPool(1))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(1))
 		require.NoError(t, exec.WaitWarm(context.Background()))
 		p.Sandbox("sbx-1").Expire()
 
@@ -366,7 +367,7 @@ func TestPool_GoneWhileIdleRetriedInFreshSandbox(t *testing.T) {
 func TestPool_DoneContextTakesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithWarmPool(1))
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(1))
 		require.NoError(t, exec.WaitWarm(context.Background()))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -406,7 +407,7 @@ func TestPool_CallHasTheWholeTimeout(t *testing.T) {
 					ahead = p.Sandbox(r.SandboxID).Deadline().Sub(r.At)
 					return ttatest.Output{Stdout: "done\n"}, nil
 				})
-				exec := fakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(10*time.Minute))
+				exec := testenv.FakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(10*time.Minute))
 				require.NoError(t, exec.WaitWarm(context.Background()))
 				time.Sleep(tc.wait)
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta"
+	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/ttatest"
 )
 
@@ -23,13 +24,11 @@ var mlTemplate = ttatest.FakeTemplate{ID: "3xmp0rmfztawhlpysu4v", Name: "tta-ml-
 
 const helloCode = `print("Hello from default template!")`
 
-// newExec returns a primitive on rec, closed when the test ends.
+// newExec returns a primitive on rec, closed when the test ends, when its
+// backend must run no sandbox any more.
 func newExec(t *testing.T, rec *recorder, opts ...tta.Option) *tta.CodeExecutionPrimitive {
 	t.Helper()
-	exec, err := tta.NewCodeExecution(append([]tta.Option{tta.WithProvider(rec)}, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = exec.Close() })
-	return exec
+	return testenv.NewExec(t, rec.env.live, append([]tta.Option{tta.WithProvider(rec)}, opts...)...)
 }
 
 // probeDelays returns the gaps between consecutive probes.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta"
+	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/ttatest"
 )
 
@@ -18,7 +19,7 @@ import (
 // test ends.
 func newFakeOnly(t *testing.T, opts ...tta.Option) *tta.CodeExecutionPrimitive {
 	t.Helper()
-	return fakeExec(t, ttatest.NewFakeProvider(), opts...)
+	return testenv.FakeExec(t, ttatest.NewFakeProvider(), opts...)
 }
 
 func newSession(t *testing.T, exec *tta.CodeExecutionPrimitive) *tta.Session {
@@ -32,7 +33,7 @@ func newSession(t *testing.T, exec *tta.CodeExecutionPrimitive) *tta.Session {
 func TestSession_StatePersists(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		s := newSession(t, exec)
 		var _ tta.Primitive[tta.CodeInput, tta.CodeOutput] = s
 
@@ -59,7 +60,7 @@ func TestSession_StatePersists(t *testing.T) {
 func TestSession_ExtendsTimeoutWhileUsed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute))
+		exec := testenv.FakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute))
 		s := newSession(t, exec)
 		for range 5 {
 			time.Sleep(8 * time.Minute) // each pause is shorter than the timeout; all together longer
@@ -74,7 +75,7 @@ func TestSession_ExtendsTimeoutWhileUsed(t *testing.T) {
 func TestSession_ExpiredIsGone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute))
+		exec := testenv.FakeExec(t, p, tta.WithSandboxTimeout(10*time.Minute))
 		s := newSession(t, exec)
 		_, err := s.Execute(context.Background(), tta.CodeInput{Code: "x = 1"})
 		require.NoError(t, err)
@@ -94,7 +95,7 @@ func TestSession_GoneDuringRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Script("train()", ttatest.Output{Delay: time.Minute})
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		s := newSession(t, exec)
 		time.AfterFunc(time.Second, func() { p.Sandboxes()[0].Expire() })
 		_, err := s.Execute(context.Background(), tta.CodeInput{Code: "train()"})
@@ -113,7 +114,7 @@ func TestSession_GoneDuringRun(t *testing.T) {
 func TestSession_TransientErrorKeepsSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		s := newSession(t, exec)
 		_, err := s.Execute(context.Background(), tta.CodeInput{Code: "x = 1"})
 		require.NoError(t, err)
@@ -129,7 +130,7 @@ func TestSession_TransientErrorKeepsSession(t *testing.T) {
 func TestSession_PackagesInstalledOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p, tta.WithPackages("numpy"))
+		exec := testenv.FakeExec(t, p, tta.WithPackages("numpy"))
 		s := newSession(t, exec)
 		out, err := s.Execute(context.Background(), tta.CodeInput{Code: "import pandas", Packages: []string{"numpy", "pandas"}})
 		require.NoError(t, err)
@@ -149,7 +150,7 @@ func TestSession_CallsSerialised(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Script("step()", ttatest.Output{Delay: time.Second})
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		s := newSession(t, exec)
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -168,7 +169,7 @@ func TestSession_CloseInterruptsCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
 		p.Script("train()", ttatest.Output{Delay: time.Hour})
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		s, err := exec.NewSession(context.Background())
 		require.NoError(t, err)
 		errc := make(chan error, 1)
@@ -188,7 +189,7 @@ func TestSession_CloseInterruptsCall(t *testing.T) {
 func TestSession_NotReady(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "heavy", NeverReady: true})
-		exec := fakeExec(t, p, tta.WithTemplate(tta.Template{Name: "heavy"}))
+		exec := testenv.FakeExec(t, p, tta.WithTemplate(tta.Template{Name: "heavy"}))
 		s, err := exec.NewSession(context.Background())
 		require.ErrorIs(t, err, tta.ErrTemplateNotReady)
 		assert.Nil(t, s)
@@ -199,7 +200,7 @@ func TestSession_NotReady(t *testing.T) {
 func TestSession_PanicKillsSandbox(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := fakeExec(t, p)
+		exec := testenv.FakeExec(t, p)
 		s := newSession(t, exec)
 		func() {
 			defer func() {

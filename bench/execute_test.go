@@ -8,6 +8,7 @@ import (
 	"github.com/tta-dev/tta"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2btest"
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 // BenchmarkExecute measures one stateless CodeExecutionPrimitive.Execute of
@@ -84,25 +85,16 @@ func BenchmarkExecute(b *testing.B) {
 
 // newExecution returns a CodeExecutionPrimitive on a new E2B-compatible
 // server whose scripted runtime answers `1+1` with "2", with a warm pool of
-// size warm (0: none). Cleanup closes it.
+// size warm (0: none). Cleanup closes it and checks that no sandbox is left.
 func newExecution(b *testing.B, warm int) *tta.CodeExecutionPrimitive {
 	env := e2btest.Start(b, e2bserver.WithRuntime(&e2bserver.ScriptedRuntime{
 		Replies: map[string]e2bserver.Reply{"1+1": {Result: "2"}},
 	}))
-	opts := []tta.Option{tta.WithE2BClient(env.Client)}
+	var opts []tta.Option
 	if warm > 0 {
 		opts = append(opts, tta.WithWarmPool(warm))
 	}
-	exec, err := tta.NewCodeExecution(opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := exec.Close(); err != nil {
-			b.Error(err)
-		}
-	})
-	return exec
+	return testenv.ServerExec(b, env, opts...)
 }
 
 // coldWarm accumulates the latencies of cold and warm calls timed in the same

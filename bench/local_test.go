@@ -12,6 +12,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 // The local sandbox benchmarks measure what `tta serve` and `tta run` do on
@@ -21,14 +22,6 @@ import (
 // p95-ms), since a mean hides the tail that matters for sandbox starts.
 
 const benchKey = "e2b_0123456789abcdef0123456789abcdef01234567"
-
-// requirePython skips b when python3 is missing.
-func requirePython(b testing.TB) {
-	b.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		b.Skip("python3 is not installed: the local sandbox's code interpreter needs it")
-	}
-}
 
 // localClient serves a local runtime on a loopback socket, as tta serve does,
 // and returns a client of it. Cleanup kills every sandbox.
@@ -80,7 +73,7 @@ func reportPercentiles(b *testing.B, ds []time.Duration) {
 // first Python execution (1+1), until the result is back: what a stateless
 // tta run costs before the user's code runs. The kill is not timed.
 func BenchmarkLocalCreateFirstExec(b *testing.B) {
-	requirePython(b)
+	testenv.RequireTools(b, "python3")
 	client := localClient(b)
 	ctx := context.Background()
 	var ds []time.Duration
@@ -108,7 +101,7 @@ func BenchmarkLocalCreateFirstExec(b *testing.B) {
 // persistent interpreter, reached over HTTP as E2B's SDKs reach it) with
 // spawning a new python3 process per execution.
 func BenchmarkLocalExec(b *testing.B) {
-	requirePython(b)
+	testenv.RequireTools(b, "python3")
 	ctx := context.Background()
 	b.Run("ready_context", func(b *testing.B) {
 		client := localClient(b)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/local"
 )
 
@@ -49,7 +50,7 @@ func TestOpenStartsALocalServerWithoutE2BAPIKey(t *testing.T) {
 
 	require.NoError(t, b.Close())
 	assert.Empty(t, s.Handler().Sandboxes(), "Close killed the sandbox")
-	assertNoSandboxDirs(t, root)
+	testenv.AssertNoSandboxDirs(t, root)
 	_, err = b.Client().List(t.Context(), e2b.ListOptions{})
 	assert.Error(t, err, "the server is gone")
 	b.Client().CloseIdleConnections()

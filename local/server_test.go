@@ -11,16 +11,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/wire"
+	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/local"
 )
 
@@ -132,7 +131,7 @@ func TestStartFailsOnAnAddressInUse(t *testing.T) {
 	require.Error(t, err)
 	assert.Nil(t, s)
 	assert.Contains(t, err.Error(), "address already in use")
-	assertNoSandboxDirs(t, root)
+	testenv.AssertNoSandboxDirs(t, root)
 }
 
 func TestStartOnEveryInterfaceNeedsAnExplicitAddress(t *testing.T) {
@@ -228,11 +227,11 @@ func TestCloseKillsEverySandboxAndLeavesNothing(t *testing.T) {
 	assert.Equal(t, 2, killed)
 	assert.Error(t, <-ran, "the command was killed")
 	for _, pid := range pids {
-		assert.True(t, exited(t, pid, 5*time.Second), "process %d of the sandbox is gone", pid)
+		assert.True(t, testenv.ProcessExited(t, pid, 5*time.Second), "process %d of the sandbox is gone", pid)
 	}
 	assert.Empty(t, processesWithArg(t, marker), "no process of the sandbox is left")
 	assert.Empty(t, s.Handler().Sandboxes())
-	assertNoSandboxDirs(t, root)
+	testenv.AssertNoSandboxDirs(t, root)
 	select {
 	case <-s.Done():
 	default:
@@ -244,21 +243,6 @@ func TestCloseKillsEverySandboxAndLeavesNothing(t *testing.T) {
 	killed, err = s.Close()
 	assert.NoError(t, err, "Close is idempotent")
 	assert.Zero(t, killed)
-}
-
-// assertNoSandboxDirs checks that no sandbox directory is left under root.
-func assertNoSandboxDirs(t *testing.T, root string) {
-	t.Helper()
-	entries, err := os.ReadDir(root)
-	if os.IsNotExist(err) {
-		return
-	}
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	assert.Empty(t, names, "sandbox directories left under %s", root)
 }
 
 // processesWithArg returns the processes of this machine one of whose
@@ -285,30 +269,4 @@ func processesWithArg(t *testing.T, arg string) []int {
 		}
 	}
 	return pids
-}
-
-// exited waits up to d for the process pid to exit and reports whether it
-// did.
-func exited(t *testing.T, pid int, d time.Duration) bool {
-	t.Helper()
-	const sysPidfdOpen = 434
-	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0)
-	if errno == syscall.ESRCH {
-		return true
-	}
-	require.Zero(t, errno, "pidfd_open")
-	defer syscall.Close(int(fd))
-	pfd := struct {
-		fd      int32
-		events  int16
-		revents int16
-	}{fd: int32(fd), events: 1} // POLLIN: the process exited
-	for {
-		n, _, errno := syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(d.Milliseconds()))
-		if errno == syscall.EINTR {
-			continue
-		}
-		require.Zero(t, errno, "poll")
-		return n == 1
-	}
 }

@@ -1,6 +1,8 @@
-// Package testenv holds what the tests of the module's programs share about
-// where they run: on E2B when E2B_API_KEY is set, otherwise on the local
-// sandbox server, whose sandboxes need tools of the machine.
+// Package testenv holds what the module's tests share: where they run (on
+// E2B when E2B_API_KEY is set, otherwise on the local sandbox server, whose
+// sandboxes need tools of the machine), code execution primitives that check
+// for leaked sandboxes when the test ends, and checks that a local server
+// left no sandbox directory or process behind.
 package testenv
 
 import (
@@ -21,6 +23,13 @@ func RequireLocalTools(t testing.TB, tools ...string) {
 	if OnE2B() {
 		return
 	}
+	RequireTools(t, tools...)
+}
+
+// RequireTools skips t unless every one of tools is on PATH, wherever it
+// runs: for tests that always use local sandboxes.
+func RequireTools(t testing.TB, tools ...string) {
+	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("the local sandbox server needs %s, which is not on PATH; install it, or set E2B_API_KEY to run on E2B", tool)
