@@ -124,10 +124,10 @@ func OnStateChange(hook func(from, to BreakerState)) BreakerOption {
 // BreakerFailureIf says otherwise. A panic in p counts as a failure and is
 // propagated.
 //
-// The rejection error also has a method RetryAfter() time.Duration that returns
-// the time left until the circuit half-opens (0 while half-open), which Retry
-// honours: Retry(CircuitBreaker(p)) waits for the trial window instead of
-// spending attempts on a circuit that is known to be open.
+// The rejection error is a RetryAfterError whose RetryAfter is the time left
+// until the circuit half-opens (0 while half-open), which Retry honours:
+// Retry(CircuitBreaker(p)) waits for the trial window instead of spending
+// attempts on a circuit that is known to be open.
 //
 // The clock is time.Now, so the breaker runs in fake time under testing/synctest.
 // A closed breaker costs two uncontended mutex operations per call (about

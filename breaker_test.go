@@ -176,7 +176,7 @@ func TestBreakerOpenErrorSaysWhenItHalfOpens(t *testing.T) {
 		time.Sleep(15 * time.Second)
 		_, err = b.Execute(t.Context(), 0)
 		assert.EqualError(t, err, "tta: circuit open: half-open in 30s")
-		var ra interface{ RetryAfter() time.Duration }
+		var ra RetryAfterError
 		require.ErrorAs(t, err, &ra)
 		assert.Equal(t, 30*time.Second, ra.RetryAfter())
 	})
@@ -318,7 +318,7 @@ func TestBreakerHalfOpenLimitsConcurrentTrials(t *testing.T) {
 		_, err = b.Execute(t.Context(), 1)
 		require.ErrorIs(t, err, ErrCircuitOpen)
 		assert.EqualError(t, err, "tta: circuit open: half-open with 2 trial call(s) in flight; try again when they finish")
-		var ra interface{ RetryAfter() time.Duration }
+		var ra RetryAfterError
 		require.ErrorAs(t, err, &ra)
 		assert.Zero(t, ra.RetryAfter())
 		assert.Equal(t, int32(3), calls.Load(), "the third trial must not reach p")

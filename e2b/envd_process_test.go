@@ -200,7 +200,7 @@ func TestRunCommandTimeoutKillsTheProcess(t *testing.T) {
 	_, err := testSandbox(c, false).RunCommand(context.Background(), "sleep 1000", CommandOptions{Timeout: 200 * time.Millisecond})
 	require.ErrorIs(t, err, ErrExecutionTimeout)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	var tr interface{ Transient() bool }
+	var tr transient
 	require.ErrorAs(t, err, &tr)
 	assert.False(t, tr.Transient())
 	assertKilled(t, proc, 7)
@@ -232,7 +232,7 @@ func TestRunCommandStreamEndsWithoutEndEvent(t *testing.T) {
 	c, _ := envdServer(t, nil, proc)
 	res, err := testSandbox(c, false).RunCommand(context.Background(), "x", CommandOptions{})
 	require.ErrorIs(t, err, ErrExecutionInterrupted)
-	var tr interface{ Transient() bool }
+	var tr transient
 	require.ErrorAs(t, err, &tr)
 	assert.False(t, tr.Transient())
 	assert.Equal(t, "partial", res.Stdout)

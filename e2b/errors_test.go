@@ -233,7 +233,7 @@ func TestTransientClassification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var tr interface{ Transient() bool }
+			var tr transient
 			require.ErrorAs(t, tt.err, &tr)
 			assert.Equal(t, tt.want, tr.Transient())
 		})
@@ -318,7 +318,7 @@ func TestCancelledContextIsNotATransportError(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	var te *TransportError
 	assert.False(t, errors.As(err, &te))
-	var tr interface{ Transient() bool }
+	var tr transient
 	assert.False(t, errors.As(err, &tr), "a context error carries no Transient verdict")
 	assert.Contains(t, err.Error(), "e2b: create sandbox: ")
 }

@@ -21,6 +21,10 @@ const (
 	testTrafficToken = "traffic-token-5b1d2e"
 )
 
+// transient is the method by which this package's errors say whether trying
+// again can help (tta.TransientError, which this package does not import).
+type transient interface{ Transient() bool }
+
 // clearEnv unsets every variable NewClient reads, for the test's duration.
 func clearEnv(t *testing.T) {
 	t.Helper()

@@ -274,7 +274,7 @@ func TestRunCodeStreamCut(t *testing.T) {
 			c := newTestClient(t, tt.handler)
 			exec, err := testSandbox(c, false).RunCode(context.Background(), "x", RunCodeOptions{})
 			require.ErrorIs(t, err, ErrExecutionInterrupted)
-			var tr interface{ Transient() bool }
+			var tr transient
 			require.ErrorAs(t, err, &tr)
 			assert.False(t, tr.Transient(), "the code may have run: not safe to run again")
 			require.NotNil(t, exec, "the output so far comes with the error")
