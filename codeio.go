@@ -86,8 +86,10 @@ type CodeOutput struct {
 	ExecutionCount int
 	// Duration is how long the code ran.
 	Duration time.Duration
-	// Startup is how long the call waited for a ready sandbox: create,
-	// readiness and package installs (near zero with a warm pool).
+	// Startup is how long the call took before the code started: getting a
+	// ready sandbox (create, readiness and the installs of WithPackages; near
+	// zero from the warm pool), then installing CodeInput.Packages and
+	// writing CodeInput.Files.
 	Startup time.Duration
 	// SandboxID is the sandbox the code ran in.
 	SandboxID string

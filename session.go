@@ -13,13 +13,15 @@ import (
 // imports and files persist from one call to the next. A Session is a
 // Primitive[CodeInput, CodeOutput], so it composes like any other.
 //
-// The sandbox's timeout is extended while the session is used: each call
-// made more than an eighth of the sandbox timeout (WithSandboxTimeout) after
-// the last extension extends it again, before the call and after it, and a
-// call extends it while it runs, however long that is. A session left unused
-// for longer than the sandbox timeout expires; its calls then fail with an error matching
-// ErrSandboxGone, on every later call too. A Session never starts over in a
-// new sandbox silently, since the state its caller relies on would be lost.
+// A session lives while it is used: a call keeps its sandbox alive however
+// long it runs, and a session expires only when it is left unused for about
+// the sandbox timeout (WithSandboxTimeout; at least seven eighths of it).
+// This costs a request to the provider, which extends the sandbox's
+// timeout, before and after a call when an eighth of the timeout has passed
+// since the last one, and every half timeout while a long call runs. An
+// expired session's calls fail with an error matching ErrSandboxGone, every
+// later call too: a Session never starts over in a new sandbox silently,
+// since the state its caller relies on would be lost.
 //
 // Errors follow CodeExecutionPrimitive's rules. A transient error before the
 // code started leaves the session usable, so Retry(session) is safe: it never

@@ -55,8 +55,8 @@
 //
 // The failures E2B integrations meet in practice can be injected: a Fault makes
 // the calls of an Op (OpCreate, OpRun, OpProbe, ...) answer 429 with
-// Retry-After, 5xx, slowly, or drop the connection, from the Nth call on,
-// Times times or until cleared; SandboxFaults keep a template's or a sandbox's
+// Retry-After, 5xx, slowly, or drop the connection: the Nth call alone, Times
+// calls from the Nth on, or every call until cleared; SandboxFaults keep a template's or a sandbox's
 // interpreter port closed for a while (ReadyAfter) or forever (NeverReady),
 // cut /execute streams mid-way, or expire the sandbox mid-execution.
 // Server.Expire ends a sandbox's life at once. The vocabulary (Op names,
