@@ -12,6 +12,12 @@
 // runs unchanged on E2B. tta run, tta doctor and tta serve are built on this
 // package.
 //
+// # Options
+//
+// Start and Open take Options named With..., applied in order. An option
+// given a bad value, and a nil Option, make Start or Open return an error
+// that says which, leaving nothing running. Neither panics.
+//
 // # Security
 //
 // A local server binds 127.0.0.1 on a free port unless WithAddr names another
