@@ -82,23 +82,11 @@ func (e *e2bEnv) exec(ctx context.Context, cell *e2bserver.Cell) error {
 	if !ok {
 		out = printLiterals(cell.Code)
 	}
-	if err := cell.Sleep(out.Delay); err != nil {
-		return err
-	}
-	if out.Stdout != "" {
-		if err := cell.Stdout(out.Stdout); err != nil {
-			return err
-		}
-	}
-	if out.Stderr != "" {
-		if err := cell.Stderr(out.Stderr); err != nil {
-			return err
-		}
-	}
+	reply := e2bserver.Reply{Duration: out.Delay, Stdout: out.Stdout, Stderr: out.Stderr}
 	if x := out.Error; x != nil {
-		return cell.Raise(x.Name, x.Value, x.Traceback)
+		reply.Error = &e2bserver.ExecError{Name: x.Name, Value: x.Value, Traceback: x.Traceback}
 	}
-	return nil
+	return cell.Play(reply)
 }
 
 // printLiterals prints the literal of each line print("text") or

@@ -370,13 +370,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
-	s.resumeLocked(sb, timeout)
-	resp := s.created(sb)
-	s.mu.Unlock()
-	if p, ok := sb.inst.(Pauser); ok {
-		_ = p.Resume(r.Context())
-	}
-	writeJSON(w, http.StatusCreated, resp)
+	s.answerResumeLocked(w, r, sb, timeout)
 }
 
 func (s *Server) handlePause(w http.ResponseWriter, r *http.Request) {
@@ -431,6 +425,13 @@ func (s *Server) handleResume(w http.ResponseWriter, r *http.Request) {
 	if body.AutoPause != nil {
 		sb.autoPause = *body.AutoPause
 	}
+	s.answerResumeLocked(w, r, sb, timeout)
+}
+
+// answerResumeLocked resumes the paused sb for timeout and answers 201 with
+// it, as connect and resume do. The caller holds Server.mu, which
+// answerResumeLocked releases before resuming sb's Instance.
+func (s *Server) answerResumeLocked(w http.ResponseWriter, r *http.Request, sb *sandbox, timeout time.Duration) {
 	s.resumeLocked(sb, timeout)
 	resp := s.created(sb)
 	s.mu.Unlock()

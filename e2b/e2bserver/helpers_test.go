@@ -136,6 +136,21 @@ func readEvents(r io.Reader) ([]wire.ExecutionEvent, error) {
 	}
 }
 
+// eachEvent calls f with each NDJSON event of r as it arrives, until r ends.
+func eachEvent(t testing.TB, r io.Reader, f func(wire.ExecutionEvent)) {
+	t.Helper()
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			return
+		}
+		var ev wire.ExecutionEvent
+		require.NoError(t, json.Unmarshal(line, &ev))
+		f(ev)
+	}
+}
+
 func eventTypes(events []wire.ExecutionEvent) []string {
 	var out []string
 	for _, ev := range events {

@@ -1,7 +1,6 @@
 package e2bserver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -97,19 +96,12 @@ func TestExecuteStreamsEachLineAtOnce(t *testing.T) {
 		start := time.Now()
 		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "x"})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		br := bufio.NewReader(resp.Body)
 		var at []time.Duration
 		var texts []string
-		for {
-			line, err := br.ReadBytes('\n')
-			if err != nil {
-				break
-			}
-			var ev wire.ExecutionEvent
-			require.NoError(t, json.Unmarshal(line, &ev))
+		eachEvent(t, resp.Body, func(ev wire.ExecutionEvent) {
 			at = append(at, time.Since(start))
 			texts = append(texts, ev.Type+":"+ev.Text)
-		}
+		})
 		assert.Equal(t, []string{"number_of_executions:", "stdout:a", "stdout:b", "end_of_execution:"}, texts)
 		assert.Equal(t, []time.Duration{0, 0, 3 * time.Second, 3 * time.Second}, at)
 	})
@@ -123,17 +115,10 @@ func TestExecuteKeepalive(t *testing.T) {
 		start := time.Now()
 		resp := e.sandbox(sb.SandboxID, e2b.InterpreterPort, http.MethodPost, "/execute", wire.ExecuteRequest{Code: "train()"})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		br := bufio.NewReader(resp.Body)
 		var got []string
-		for {
-			line, err := br.ReadBytes('\n')
-			if err != nil {
-				break
-			}
-			var ev wire.ExecutionEvent
-			require.NoError(t, json.Unmarshal(line, &ev))
+		eachEvent(t, resp.Body, func(ev wire.ExecutionEvent) {
 			got = append(got, fmt.Sprintf("%s@%v", ev.Type, time.Since(start)))
-		}
+		})
 		assert.Equal(t, []string{
 			"number_of_executions@0s", "keepalive@5s", "keepalive@10s", "stdout@12s", "end_of_execution@12s",
 		}, got)

@@ -142,6 +142,34 @@ func (c *Cell) Emit(ev wire.ExecutionEvent) error { return c.emit(ev) }
 // Sleep waits d, or until the execution is cancelled (returning its error).
 func (c *Cell) Sleep(d time.Duration) error { return sleepCtx(c.ctx, d) }
 
+// Play answers the cell with r, as ScriptedRuntime.Replies does: after
+// r.Duration, r's stdout, stderr and result, then its error, if any. An Exec
+// that chooses a Reply for each cell answers with Play.
+func (c *Cell) Play(r Reply) error {
+	if err := c.Sleep(r.Duration); err != nil {
+		return err
+	}
+	if r.Stdout != "" {
+		if err := c.Stdout(r.Stdout); err != nil {
+			return err
+		}
+	}
+	if r.Stderr != "" {
+		if err := c.Stderr(r.Stderr); err != nil {
+			return err
+		}
+	}
+	if r.Result != "" {
+		if err := c.Result(r.Result); err != nil {
+			return err
+		}
+	}
+	if r.Error != nil {
+		return c.Raise(r.Error.Name, r.Error.Value, r.Error.Traceback)
+	}
+	return nil
+}
+
 // Command is one process being answered by ScriptedRuntime.Command. Its
 // methods must not be called concurrently, nor after Command has returned.
 type Command struct {
@@ -343,36 +371,10 @@ func (in *scriptedInstance) Execute(ctx context.Context, req wire.ExecuteRequest
 		return err
 	}
 	if reply, ok := in.rt.Replies[req.Code]; ok {
-		return reply.play(cell)
+		return cell.Play(reply)
 	}
 	if in.rt.Exec != nil {
 		return in.rt.Exec(ctx, cell)
-	}
-	return nil
-}
-
-// play emits the reply into cell.
-func (r Reply) play(c *Cell) error {
-	if err := c.Sleep(r.Duration); err != nil {
-		return err
-	}
-	if r.Stdout != "" {
-		if err := c.Stdout(r.Stdout); err != nil {
-			return err
-		}
-	}
-	if r.Stderr != "" {
-		if err := c.Stderr(r.Stderr); err != nil {
-			return err
-		}
-	}
-	if r.Result != "" {
-		if err := c.Result(r.Result); err != nil {
-			return err
-		}
-	}
-	if r.Error != nil {
-		return c.Raise(r.Error.Name, r.Error.Value, r.Error.Traceback)
 	}
 	return nil
 }
@@ -419,12 +421,9 @@ func (in *scriptedInstance) ListContexts(context.Context) ([]wire.ContextInfo, e
 func (in *scriptedInstance) RemoveContext(_ context.Context, id string) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.closed {
-		return errInstanceClosed
-	}
-	k, ok := in.kernels[id]
-	if !ok {
-		return fmt.Errorf("context %s: %w", id, fs.ErrNotExist)
+	k, err := in.contextLocked(id)
+	if err != nil {
+		return err
 	}
 	delete(in.kernels, id)
 	in.order = slices.DeleteFunc(in.order, func(s string) bool { return s == id })
@@ -437,16 +436,26 @@ func (in *scriptedInstance) RemoveContext(_ context.Context, id string) error {
 func (in *scriptedInstance) RestartContext(_ context.Context, id string) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.closed {
-		return errInstanceClosed
-	}
-	k, ok := in.kernels[id]
-	if !ok {
-		return fmt.Errorf("context %s: %w", id, fs.ErrNotExist)
+	k, err := in.contextLocked(id)
+	if err != nil {
+		return err
 	}
 	k.count = 0
 	k.state = make(map[string]any)
 	return nil
+}
+
+// contextLocked returns the interpreter context id of a live instance. The
+// caller holds in.mu.
+func (in *scriptedInstance) contextLocked(id string) (*kernel, error) {
+	if in.closed {
+		return nil, errInstanceClosed
+	}
+	k, ok := in.kernels[id]
+	if !ok {
+		return nil, fmt.Errorf("context %s: %w", id, fs.ErrNotExist)
+	}
+	return k, nil
 }
 
 // checkOpen returns errInstanceClosed after Close.
