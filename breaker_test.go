@@ -538,19 +538,12 @@ func TestBreakerConcurrentFailuresOpenOnce(t *testing.T) {
 }
 
 func TestBreakerClosedDoesNotAllocate(t *testing.T) {
-	b := CircuitBreaker[int, int](succeeding())
-	ctx := t.Context()
-	allocs := testing.AllocsPerRun(1000, func() { _, _ = b.Execute(ctx, 1) })
-	assert.Zero(t, allocs)
+	assertNoAllocs(t, CircuitBreaker[int, int](succeeding()))
 }
 
 func TestBreakerConstructionPanics(t *testing.T) {
 	var nilFunc Func[int, int]
-	for _, tc := range []struct {
-		name string
-		want string
-		f    func()
-	}{
+	assertMisusePanics(t, []misuseCase{
 		{"nil primitive", "tta: CircuitBreaker: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
 			func() { CircuitBreaker[int, int](nil) }},
 		{"typed nil Func", "tta: CircuitBreaker: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
@@ -571,11 +564,7 @@ func TestBreakerConstructionPanics(t *testing.T) {
 			func() { BreakerFailureIf(nil) }},
 		{"OnStateChange nil", "tta: CircuitBreaker: OnStateChange hook is nil; pass a func(from, to BreakerState) or drop the option",
 			func() { OnStateChange(nil) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.PanicsWithValue(t, tc.want, tc.f)
-		})
-	}
+	})
 }
 
 func BenchmarkBreakerClosed(b *testing.B) {

@@ -305,19 +305,12 @@ func TestBulkheadPanicFreesTheSlot(t *testing.T) {
 }
 
 func TestBulkheadFreeSlotDoesNotAllocate(t *testing.T) {
-	b := Bulkhead[int, int](succeeding(), 1)
-	ctx := t.Context()
-	allocs := testing.AllocsPerRun(1000, func() { _, _ = b.Execute(ctx, 1) })
-	assert.Zero(t, allocs)
+	assertNoAllocs(t, Bulkhead[int, int](succeeding(), 1))
 }
 
 func TestBulkheadConstructionPanics(t *testing.T) {
 	var nilFunc Func[int, int]
-	for _, tc := range []struct {
-		name string
-		want string
-		f    func()
-	}{
+	assertMisusePanics(t, []misuseCase{
 		{"nil primitive", "tta: Bulkhead: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
 			func() { Bulkhead[int, int](nil, 1) }},
 		{"typed nil Func", "tta: Bulkhead: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
@@ -334,9 +327,5 @@ func TestBulkheadConstructionPanics(t *testing.T) {
 			func() { WaitTimeout(0) }},
 		{"WaitTimeout negative", "tta: Bulkhead: WaitTimeout must be > 0, got -1ms; drop the option to wait as long as the caller's context allows",
 			func() { WaitTimeout(-time.Millisecond) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.PanicsWithValue(t, tc.want, tc.f)
-		})
-	}
+	})
 }

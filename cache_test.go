@@ -166,11 +166,7 @@ func TestCacheConcurrentMissesShareOneCall(t *testing.T) {
 		const callers = 10
 		gate := make(chan struct{})
 		p := &counter{}
-		f := Func[int, int](func(ctx context.Context, in int) (int, error) {
-			<-gate
-			return p.Execute(ctx, in)
-		})
-		c := Cache(f, identity)
+		c := Cache(gated(gate, p), identity)
 
 		results := make([]int, callers)
 		var wg sync.WaitGroup
@@ -196,11 +192,7 @@ func TestCacheWaitersShareAnErrorThatIsNotStored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gate := make(chan struct{})
 		p := failNTimes(1, errBoom)
-		f := Func[int, int](func(ctx context.Context, in int) (int, error) {
-			<-gate
-			return p.Execute(ctx, in)
-		})
-		c := Cache(f, identity)
+		c := Cache(gated(gate, p), identity)
 		var wg sync.WaitGroup
 		for range 3 {
 			wg.Go(func() {
@@ -224,11 +216,7 @@ func TestCacheCancelledWaiterLeavesTheSharedCallRunning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gate := make(chan struct{})
 		p := &counter{}
-		f := Func[int, int](func(ctx context.Context, in int) (int, error) {
-			<-gate
-			return p.Execute(ctx, in)
-		})
-		c := Cache(f, identity)
+		c := Cache(gated(gate, p), identity)
 
 		var wg sync.WaitGroup
 		wg.Go(func() {
@@ -361,10 +349,8 @@ func TestCacheHitDoesNotAllocate(t *testing.T) {
 				p = failNTimes(1, errBoom)
 			}
 			c := Cache(p, identity, tc.opts...)
-			ctx := t.Context()
-			_, _ = c.Execute(ctx, 1)
-			allocs := testing.AllocsPerRun(1000, func() { _, _ = c.Execute(ctx, 1) })
-			assert.Zero(t, allocs)
+			_, _ = c.Execute(t.Context(), 1) // the miss that fills the entry
+			assertNoAllocs(t, c)
 		})
 	}
 }
@@ -401,11 +387,7 @@ func TestCacheConcurrentUse(t *testing.T) {
 
 func TestCacheConstructionPanics(t *testing.T) {
 	var nilFunc Func[int, int]
-	for _, tc := range []struct {
-		name string
-		want string
-		f    func()
-	}{
+	assertMisusePanics(t, []misuseCase{
 		{"nil primitive", "tta: Cache: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
 			func() { Cache[int, int](nil, identity) }},
 		{"typed nil Func", "tta: Cache: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)",
@@ -420,11 +402,7 @@ func TestCacheConstructionPanics(t *testing.T) {
 			func() { TTL(-time.Minute) }},
 		{"MaxEntries 0", "tta: Cache: MaxEntries must be >= 1, got 0; pass the most results to keep, such as 1024",
 			func() { MaxEntries(0) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.PanicsWithValue(t, tc.want, tc.f)
-		})
-	}
+	})
 }
 
 func BenchmarkCacheHit(b *testing.B) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // Test harness shared by every policy's tests.
@@ -48,6 +51,14 @@ var blockUntilDone = Func[int, int](func(ctx context.Context, in int) (int, erro
 	return 0, context.Cause(ctx)
 })
 
+// gated returns a Primitive that waits until gate is closed, then calls p.
+func gated(gate <-chan struct{}, p Primitive[int, int]) Primitive[int, int] {
+	return Func[int, int](func(ctx context.Context, in int) (int, error) {
+		<-gate
+		return p.Execute(ctx, in)
+	})
+}
+
 // failingCounters returns a counter for each of fails that fails every call
 // with it (nil: succeeds), and the same counters as primitives.
 func failingCounters(fails []error) ([]*counter, []Primitive[int, int]) {
@@ -67,4 +78,29 @@ func callsOf(cs []*counter) []int {
 		calls[i] = c.Calls()
 	}
 	return calls
+}
+
+// misuseCase is a misuse that must panic with want at construction.
+type misuseCase struct {
+	name string
+	want string
+	f    func()
+}
+
+// assertMisusePanics runs each case as a subtest: f must panic with want.
+func assertMisusePanics(t *testing.T, cases []misuseCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.PanicsWithValue(t, tc.want, tc.f)
+		})
+	}
+}
+
+// assertNoAllocs checks that a call of p with input 1 allocates nothing.
+func assertNoAllocs(t *testing.T, p Primitive[int, int]) {
+	t.Helper()
+	ctx := t.Context()
+	allocs := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, 1) })
+	assert.Zero(t, allocs)
 }

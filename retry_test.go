@@ -604,34 +604,25 @@ func TestRetryErrorMessage(t *testing.T) {
 }
 
 func TestRetryConstructionPanics(t *testing.T) {
-	tests := []struct {
-		name string
-		f    func()
-		want string
-	}{
-		{"nil primitive", func() { Retry[int, int](nil) }, "tta: Retry: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)"},
-		{"nil Func", func() { Retry(Func[int, int](nil)) }, "tta: Retry: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)"},
-		{"nil option", func() { Retry[int, int](succeeding(), MaxAttempts(2), nil) }, "tta: Retry: the second option is nil; pass options made by MaxAttempts, InitialInterval, RetryIf and the like"},
-		{"MaxAttempts 0", func() { MaxAttempts(0) }, "tta: Retry: MaxAttempts must be >= 1, got 0; use RetryForever() for no attempt limit"},
-		{"MaxAttempts negative", func() { MaxAttempts(-2) }, "tta: Retry: MaxAttempts must be >= 1, got -2; use RetryForever() for no attempt limit"},
-		{"negative InitialInterval", func() { InitialInterval(-time.Second) }, "tta: Retry: InitialInterval must be >= 0, got -1s; use 0 to retry without waiting"},
-		{"negative MaxInterval", func() { MaxInterval(-time.Second) }, "tta: Retry: MaxInterval must be >= 0, got -1s"},
-		{"InitialInterval above MaxInterval", func() { Retry[int, int](succeeding(), InitialInterval(20*time.Second)) }, "tta: Retry: InitialInterval 20s exceeds MaxInterval 10s; raise MaxInterval or lower InitialInterval"},
-		{"Multiplier below 1", func() { Multiplier(0.5) }, "tta: Retry: Multiplier must be a finite number >= 1, got 0.5; use 1 for a constant interval"},
-		{"Multiplier NaN", func() { Multiplier(nan()) }, "tta: Retry: Multiplier must be a finite number >= 1, got NaN; use 1 for a constant interval"},
-		{"Multiplier +Inf", func() { Multiplier(inf()) }, "tta: Retry: Multiplier must be a finite number >= 1, got +Inf; use 1 for a constant interval"},
-		{"Jitter negative", func() { Jitter(-0.1) }, "tta: Retry: Jitter must be between 0 and 1, got -0.1; use 0 for exact intervals"},
-		{"Jitter above 1", func() { Jitter(1.5) }, "tta: Retry: Jitter must be between 0 and 1, got 1.5; use 0 for exact intervals"},
-		{"Jitter NaN", func() { Jitter(nan()) }, "tta: Retry: Jitter must be between 0 and 1, got NaN; use 0 for exact intervals"},
-		{"negative MaxElapsedTime", func() { MaxElapsedTime(-time.Millisecond) }, "tta: Retry: MaxElapsedTime must be >= 0, got -1ms; use 0 for no limit"},
-		{"nil RetryIf", func() { RetryIf(nil) }, "tta: Retry: RetryIf func is nil; omit the option to keep the default classification"},
-		{"nil OnRetry", func() { OnRetry(nil) }, "tta: Retry: OnRetry func is nil; omit the option to run without a hook"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.PanicsWithValue(t, tt.want, tt.f)
-		})
-	}
+	assertMisusePanics(t, []misuseCase{
+		{"nil primitive", "tta: Retry: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)", func() { Retry[int, int](nil) }},
+		{"nil Func", "tta: Retry: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)", func() { Retry(Func[int, int](nil)) }},
+		{"nil option", "tta: Retry: the second option is nil; pass options made by MaxAttempts, InitialInterval, RetryIf and the like", func() { Retry[int, int](succeeding(), MaxAttempts(2), nil) }},
+		{"MaxAttempts 0", "tta: Retry: MaxAttempts must be >= 1, got 0; use RetryForever() for no attempt limit", func() { MaxAttempts(0) }},
+		{"MaxAttempts negative", "tta: Retry: MaxAttempts must be >= 1, got -2; use RetryForever() for no attempt limit", func() { MaxAttempts(-2) }},
+		{"negative InitialInterval", "tta: Retry: InitialInterval must be >= 0, got -1s; use 0 to retry without waiting", func() { InitialInterval(-time.Second) }},
+		{"negative MaxInterval", "tta: Retry: MaxInterval must be >= 0, got -1s", func() { MaxInterval(-time.Second) }},
+		{"InitialInterval above MaxInterval", "tta: Retry: InitialInterval 20s exceeds MaxInterval 10s; raise MaxInterval or lower InitialInterval", func() { Retry[int, int](succeeding(), InitialInterval(20*time.Second)) }},
+		{"Multiplier below 1", "tta: Retry: Multiplier must be a finite number >= 1, got 0.5; use 1 for a constant interval", func() { Multiplier(0.5) }},
+		{"Multiplier NaN", "tta: Retry: Multiplier must be a finite number >= 1, got NaN; use 1 for a constant interval", func() { Multiplier(nan()) }},
+		{"Multiplier +Inf", "tta: Retry: Multiplier must be a finite number >= 1, got +Inf; use 1 for a constant interval", func() { Multiplier(inf()) }},
+		{"Jitter negative", "tta: Retry: Jitter must be between 0 and 1, got -0.1; use 0 for exact intervals", func() { Jitter(-0.1) }},
+		{"Jitter above 1", "tta: Retry: Jitter must be between 0 and 1, got 1.5; use 0 for exact intervals", func() { Jitter(1.5) }},
+		{"Jitter NaN", "tta: Retry: Jitter must be between 0 and 1, got NaN; use 0 for exact intervals", func() { Jitter(nan()) }},
+		{"negative MaxElapsedTime", "tta: Retry: MaxElapsedTime must be >= 0, got -1ms; use 0 for no limit", func() { MaxElapsedTime(-time.Millisecond) }},
+		{"nil RetryIf", "tta: Retry: RetryIf func is nil; omit the option to keep the default classification", func() { RetryIf(nil) }},
+		{"nil OnRetry", "tta: Retry: OnRetry func is nil; omit the option to run without a hook", func() { OnRetry(nil) }},
+	})
 }
 
 func nan() float64 { z := 0.0; return z / z }

@@ -298,21 +298,12 @@ func TestTimeoutComposition(t *testing.T) {
 }
 
 func TestTimeoutConstructionPanics(t *testing.T) {
-	tests := []struct {
-		name string
-		f    func()
-		want string
-	}{
-		{"nil primitive", func() { Timeout[int, int](nil, time.Second) }, "tta: Timeout: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)"},
-		{"nil Func", func() { Timeout(Func[int, int](nil), time.Second) }, "tta: Timeout: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)"},
-		{"zero duration", func() { Timeout[int, int](succeeding(), 0) }, "tta: Timeout: duration must be > 0, got 0s; to run without a time limit, leave the primitive unwrapped"},
-		{"negative duration", func() { Timeout[int, int](succeeding(), -time.Second) }, "tta: Timeout: duration must be > 0, got -1s; to run without a time limit, leave the primitive unwrapped"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.PanicsWithValue(t, tt.want, tt.f)
-		})
-	}
+	assertMisusePanics(t, []misuseCase{
+		{"nil primitive", "tta: Timeout: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)", func() { Timeout[int, int](nil, time.Second) }},
+		{"nil Func", "tta: Timeout: primitive is nil; pass a non-nil Primitive (for a plain function, wrap it in tta.Func)", func() { Timeout(Func[int, int](nil), time.Second) }},
+		{"zero duration", "tta: Timeout: duration must be > 0, got 0s; to run without a time limit, leave the primitive unwrapped", func() { Timeout[int, int](succeeding(), 0) }},
+		{"negative duration", "tta: Timeout: duration must be > 0, got -1s; to run without a time limit, leave the primitive unwrapped", func() { Timeout[int, int](succeeding(), -time.Second) }},
+	})
 }
 
 func TestTimeoutConcurrentUse(t *testing.T) {
