@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -289,17 +290,10 @@ func TestFilesystemErrors(t *testing.T) {
 }
 
 func TestFilesystemProxyAnswers(t *testing.T) {
-	tests := []struct {
-		name   string
-		status int
-		body   string
-		want   error
-	}{
-		{"port not open", 502, `{"sandboxId":"sbx1","message":"The sandbox is running but port is not open","port":49983,"code":502}`, ErrPortNotOpen},
-		{"sandbox gone", 502, `{"sandboxId":"sbx1","message":"The sandbox was not found","code":502}`, ErrSandboxNotFound},
+	tests := append(slices.Clone(envdProxyAnswers), []envdAnswer{
 		{"plain 401", 401, `unauthorized access, please provide a valid access token`, ErrUnauthorized},
 		{"JSON 401", 401, `{"code":401,"message":"invalid access token"}`, ErrUnauthorized},
-	}
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestClient(t, &recorder{status: tt.status, body: tt.body})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -242,16 +243,9 @@ func TestRunCommandStreamEndsWithoutEndEvent(t *testing.T) {
 }
 
 func TestRunCommandErrors(t *testing.T) {
-	tests := []struct {
-		name   string
-		status int
-		body   string
-		want   error
-	}{
-		{"port not open", 502, `{"sandboxId":"sbx1","message":"The sandbox is running but port is not open","port":49983,"code":502}`, ErrPortNotOpen},
-		{"sandbox gone", 502, `{"sandboxId":"sbx1","message":"The sandbox was not found","code":502}`, ErrSandboxNotFound},
+	tests := append(slices.Clone(envdProxyAnswers), []envdAnswer{
 		{"unauthenticated", 401, `{"code":"unauthenticated","message":"invalid access token"}`, ErrUnauthorized},
-	}
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{status: tt.status, body: tt.body}

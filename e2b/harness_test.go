@@ -25,6 +25,22 @@ const (
 // again can help (tta.TransientError, which this package does not import).
 type transient interface{ Transient() bool }
 
+// envdAnswer is an error answer to a request for envd, and the sentinel the
+// client's error must match.
+type envdAnswer struct {
+	name   string
+	status int
+	body   string
+	want   error
+}
+
+// envdProxyAnswers are E2B's proxy's answers when envd cannot be reached:
+// its port is not open yet, or the sandbox is gone.
+var envdProxyAnswers = []envdAnswer{
+	{"port not open", 502, `{"sandboxId":"sbx1","message":"The sandbox is running but port is not open","port":49983,"code":502}`, ErrPortNotOpen},
+	{"sandbox gone", 502, `{"sandboxId":"sbx1","message":"The sandbox was not found","code":502}`, ErrSandboxNotFound},
+}
+
 // clearEnv unsets every variable NewClient reads, for the test's duration.
 func clearEnv(t *testing.T) {
 	t.Helper()
