@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/tta-dev/tta/internal/testenv"
@@ -18,10 +17,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestAgent(t *testing.T) {
 	local := !testenv.OnE2B()
 	testenv.RequireLocalTools(t, "python3")
-	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), &out))
-	got := out.String()
-	t.Log("\n" + got)
+	got := testenv.ProgramOutput(t, func(w io.Writer) error { return run(context.Background(), w) })
 
 	assert.Contains(t, got, "warm pool: 2 sandboxes ready\n")
 	assert.Contains(t, got, "task 1 [python]: How many primes are below 100?\n")

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"regexp"
 	"strconv"
 	"testing"
@@ -22,10 +22,7 @@ func TestCustomTemplate(t *testing.T) {
 		t.Skip("on E2B the example needs a custom template of your account: go run ./examples/custom-template -template NAME")
 	}
 	testenv.RequireLocalTools(t, "python3")
-	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), &out, slowStart.Name, time.Second))
-	got := out.String()
-	t.Log("\n" + got)
+	got := testenv.ProgramOutput(t, func(w io.Writer) error { return run(context.Background(), w, slowStart.Name, time.Second) })
 
 	assert.Contains(t, got, "tta-slow-start: init window 2m0s\nstdout: interpreter up\n")
 	m := regexp.MustCompile(`startup: ([0-9.]+)s`).FindStringSubmatch(got)

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/tta-dev/tta/internal/testenv"
@@ -14,10 +13,7 @@ import (
 
 func TestQuickstart(t *testing.T) {
 	testenv.RequireLocalTools(t, "python3")
-	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), &out))
-	got := out.String()
-	t.Log("\n" + got)
+	got := testenv.ProgramOutput(t, func(w io.Writer) error { return run(context.Background(), w) })
 	assert.Contains(t, got, "stdout: Hello from default template!\n")
 	assert.Contains(t, got, "template code-interpreter-v1, sandbox ")
 	assert.Contains(t, got, "stdout: 15 primes below 50\n")

@@ -21,10 +21,7 @@ func TestRuntimeInstallFallback(t *testing.T) {
 		t.Skip("on E2B, run the example itself: go run ./examples/runtime-install -template NAME -package PKG")
 	}
 	testenv.RequireLocalTools(t, "python3", "pip")
-	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), &out, "tta-ml-minimal", ""))
-	got := out.String()
-	t.Log("\n" + got)
+	got := testenv.ProgramOutput(t, func(w io.Writer) error { return run(context.Background(), w, "tta-ml-minimal", "") })
 	assert.Regexp(t, `custom template skipped: tta: template tta-ml-minimal not ready: code interpreter port 49999 not open after .* \(init window 2s\)`, got)
 	assert.Contains(t, got, "  errors.Is(err, tta.ErrTemplateNotReady): true\n")
 	assert.Contains(t, got, "path: runtime-install on code-interpreter-v1, installed [ttademo]\n")

@@ -6,9 +6,13 @@
 package testenv
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // OnE2B reports whether the tests run on E2B: E2B_API_KEY is set. Otherwise
@@ -35,4 +39,14 @@ func RequireTools(t testing.TB, tools ...string) {
 			t.Skipf("the local sandbox server needs %s, which is not on PATH; install it, or set E2B_API_KEY to run on E2B", tool)
 		}
 	}
+}
+
+// ProgramOutput calls run, an example program's body, with a buffer for its
+// output, requires it to succeed, logs what it wrote and returns that.
+func ProgramOutput(t testing.TB, run func(w io.Writer) error) string {
+	t.Helper()
+	var out bytes.Buffer
+	require.NoError(t, run(&out))
+	t.Log("\n" + out.String())
+	return out.String()
 }
