@@ -1,6 +1,7 @@
 package e2bserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -140,20 +141,20 @@ func (s *Server) handleListContexts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRemoveContext(w http.ResponseWriter, r *http.Request) {
-	t := targetFrom(r.Context())
-	id := r.PathValue("id")
-	if err := t.sb.inst.RemoveContext(r.Context(), id); err != nil {
-		t.abortIfGone()
-		writeContextError(w, err, id)
-		return
-	}
-	writeJSON(w, http.StatusOK, nil)
+	answerContextCall(w, r, Instance.RemoveContext)
 }
 
 func (s *Server) handleRestartContext(w http.ResponseWriter, r *http.Request) {
+	answerContextCall(w, r, Instance.RestartContext)
+}
+
+// answerContextCall makes call, RemoveContext or RestartContext, on the
+// target sandbox for the context the path names, and answers 200 or the
+// error.
+func answerContextCall(w http.ResponseWriter, r *http.Request, call func(Instance, context.Context, string) error) {
 	t := targetFrom(r.Context())
 	id := r.PathValue("id")
-	if err := t.sb.inst.RestartContext(r.Context(), id); err != nil {
+	if err := call(t.sb.inst, r.Context(), id); err != nil {
 		t.abortIfGone()
 		writeContextError(w, err, id)
 		return
