@@ -258,25 +258,22 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, alwaysSecu
 	writeJSON(w, http.StatusCreated, resp)
 }
 
-// lookup finds sandbox id for a control-plane call and applies the faults of
-// op. It reports false when the call was answered by a fault.
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request, op Op) (string, *sandbox, bool) {
+// lookup returns the ID of the sandbox a control-plane call names, after
+// applying the faults of op to the call. It reports false when a fault
+// answered the call. The handler looks the sandbox up again under Server.mu.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, op Op) (string, bool) {
 	id := r.PathValue("id")
 	s.mu.Lock()
-	sb := s.sandboxes[id]
 	var tmpl Template
-	if sb != nil {
+	if sb := s.sandboxes[id]; sb != nil {
 		tmpl = sb.template
 	}
 	s.mu.Unlock()
-	if s.applyFaults(w, r, callInfo{op: op, template: tmpl, sandboxID: id}) {
-		return id, nil, false
-	}
-	return id, sb, true
+	return id, !s.applyFaults(w, r, callInfo{op: op, template: tmpl, sandboxID: id})
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
-	id, _, ok := s.lookup(w, r, OpGet)
+	id, ok := s.lookup(w, r, OpGet)
 	if !ok {
 		return
 	}
@@ -295,7 +292,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
-	id, _, ok := s.lookup(w, r, OpKill)
+	id, ok := s.lookup(w, r, OpKill)
 	if !ok {
 		return
 	}
@@ -313,7 +310,7 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleSetTimeout(w http.ResponseWriter, r *http.Request) {
-	id, _, ok := s.lookup(w, r, OpSetTimeout)
+	id, ok := s.lookup(w, r, OpSetTimeout)
 	if !ok {
 		return
 	}
@@ -343,7 +340,7 @@ func (s *Server) handleSetTimeout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
-	id, _, ok := s.lookup(w, r, OpConnect)
+	id, ok := s.lookup(w, r, OpConnect)
 	if !ok {
 		return
 	}
@@ -374,7 +371,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePause(w http.ResponseWriter, r *http.Request) {
-	id, _, ok := s.lookup(w, r, OpPause)
+	id, ok := s.lookup(w, r, OpPause)
 	if !ok {
 		return
 	}
@@ -402,7 +399,7 @@ func (s *Server) handlePause(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleResume(w http.ResponseWriter, r *http.Request) {
-	id, _, ok := s.lookup(w, r, OpResume)
+	id, ok := s.lookup(w, r, OpResume)
 	if !ok {
 		return
 	}
