@@ -3,7 +3,6 @@ package e2b
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -309,10 +308,7 @@ func TestRunCommandCallerDeadlineKillsTheProcess(t *testing.T) {
 }
 
 func TestRunCommandConnectionRefusedIsTransient(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := refusingAddr(t)
 	clearEnv(t)
 	c, err := NewClient(WithAPIKey(testKey), WithAPIURL("http://"+addr), WithSandboxURL("http://"+addr))
 	require.NoError(t, err)

@@ -264,10 +264,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestConnectionRefusedIsATransientTransportError(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := refusingAddr(t)
 
 	clearEnv(t)
 	c, err := NewClient(WithAPIKey(testKey), WithAPIURL("http://"+addr))

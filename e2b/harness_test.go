@@ -2,6 +2,7 @@ package e2b
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -39,6 +40,17 @@ type envdAnswer struct {
 var envdProxyAnswers = []envdAnswer{
 	{"port not open", 502, `{"sandboxId":"sbx1","message":"The sandbox is running but port is not open","port":49983,"code":502}`, ErrPortNotOpen},
 	{"sandbox gone", 502, `{"sandboxId":"sbx1","message":"The sandbox was not found","code":502}`, ErrSandboxNotFound},
+}
+
+// refusingAddr returns a loopback address nothing listens on: a connection
+// to it is refused.
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
 }
 
 // clearEnv unsets every variable NewClient reads, for the test's duration.

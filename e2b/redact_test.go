@@ -3,7 +3,6 @@ package e2b
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -124,10 +123,7 @@ func TestErrorsPrintNoSecret(t *testing.T) {
 }
 
 func TestTransportErrorPrintsNoSecret(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := refusingAddr(t)
 
 	clearEnv(t)
 	c, err := NewClient(WithAPIKey(testKey), WithAPIURL("http://user:hunter2@"+addr))
