@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/tta-dev/tta/internal/apikey"
 )
 
 // This file keeps secrets (API keys, access tokens, envd and traffic tokens)
@@ -14,10 +15,6 @@ import (
 
 // redactedText replaces a secret wherever one would be printed.
 const redactedText = "[redacted]"
-
-// keyLike matches anything shaped like an E2B API key, so a key echoed back by
-// a server is hidden even when it is not this client's own.
-var keyLike = regexp.MustCompile(`(?i)e2b_[0-9a-f]{6,}`)
 
 // redactor lists secret values to hide from text.
 type redactor []string
@@ -30,7 +27,9 @@ func (r redactor) apply(s string) string {
 			s = strings.ReplaceAll(s, secret, redactedText)
 		}
 	}
-	return keyLike.ReplaceAllString(s, redactedText)
+	// Anything key-shaped too: a key echoed back by a server is hidden even
+	// when it is not this client's own.
+	return apikey.Hide(s, redactedText)
 }
 
 // with returns a redactor that also hides the given secrets.

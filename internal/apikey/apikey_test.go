@@ -26,3 +26,8 @@ func TestNew(t *testing.T) {
 	assert.True(t, Valid(a), "the client accepts it")
 	assert.NotEqual(t, a, b)
 }
+
+func TestHide(t *testing.T) {
+	assert.Equal(t, "key [x], token [x] and e2b_12345 stay apart",
+		Hide("key e2b_0123456789abcdef, token E2B_ABCDEF and e2b_12345 stay apart", "[x]"), "five digits are too few to hide")
+}
