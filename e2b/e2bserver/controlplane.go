@@ -193,12 +193,8 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, alwaysSecu
 		writeError(w, http.StatusNotFound, fmt.Sprintf("template '%s' not found", body.TemplateID))
 		return
 	}
-	timeout := defaultSandboxTimeout
-	if body.Timeout != nil {
-		timeout = seconds(*body.Timeout)
-	}
-	if timeout > maxSandboxTimeout {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("Timeout cannot be greater than %d hours", int(maxSandboxTimeout/time.Hour)))
+	timeout, ok := requestedTimeout(w, body.Timeout)
+	if !ok {
 		return
 	}
 
@@ -629,13 +625,21 @@ func resumeTimeout(w http.ResponseWriter, r *http.Request) (timeoutBody, time.Du
 		writeError(w, http.StatusBadRequest, "Error when parsing request: "+err.Error())
 		return body, 0, false
 	}
+	timeout, ok := requestedTimeout(w, body.Timeout)
+	return body, timeout, ok
+}
+
+// requestedTimeout returns the sandbox timeout a request body asks for in
+// seconds, or defaultSandboxTimeout when it names none. It answers 400 itself
+// and reports false for one above maxSandboxTimeout.
+func requestedTimeout(w http.ResponseWriter, secs *int32) (time.Duration, bool) {
 	timeout := defaultSandboxTimeout
-	if body.Timeout != nil {
-		timeout = seconds(*body.Timeout)
+	if secs != nil {
+		timeout = seconds(*secs)
 	}
 	if timeout > maxSandboxTimeout {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Timeout cannot be greater than %d hours", int(maxSandboxTimeout/time.Hour)))
-		return body, 0, false
+		return 0, false
 	}
-	return body, timeout, true
+	return timeout, true
 }
