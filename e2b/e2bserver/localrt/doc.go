@@ -18,16 +18,40 @@
 // # Isolation
 //
 // This is process isolation, not a virtual machine: production untrusted code
-// belongs on E2B. Where the kernel permits (probed once, never required; see
-// Runtime.Isolation), every sandbox process runs in new user, mount, pid and
-// ipc namespaces, and a network namespace with only loopback unless the
-// sandbox allows internet access; it sees its sandbox's home at /home/user,
-// a private /tmp, the rest of the host read-only and only its own processes.
-// Without namespaces (containers that forbid them, WithoutIsolation),
-// processes run on the host in their own process groups with the sandbox's
-// home as working directory and $HOME (absolute /home/user paths in code do
-// not reach it) and full network access. Resource limits (Limits) apply
-// either way; every process group of a sandbox is killed when it closes.
+// belongs on E2B. Where the kernel permits (probed once; Runtime.Isolation
+// says what is in force), every sandbox process starts through a launcher
+// (this program, run again: the package's init takes over when a variable of
+// its own is set) in new mount, pid, ipc and uts namespaces and a user
+// namespace of its own, and sees a root file system built for it:
+//
+//   - the host's /usr, /bin, /lib*, the installations of python3 and node,
+//     and an allow-list of /etc (no shadow, no keys) read-only, without
+//     set-user-ID programs; /etc/passwd, group, hosts and resolv.conf are
+//     the sandbox's own;
+//   - its own writable /home/user, /tmp and /root, the same for every
+//     process of the sandbox and what envd's file API reads and writes;
+//   - a /proc of its pid namespace, a minimal /dev, nothing else of the
+//     host: not /home, not /root, not the server's directories, not other
+//     sandboxes.
+//
+// Code runs as user (uid 1000, as on E2B) or root inside; with a root server
+// they map to host uids 2^30+1000 and 2^30, which no account has, and the
+// namespaces the sandbox lives in belong to the host, so even its root user
+// cannot change its mounts or network. A root server also gives each
+// sandbox one network namespace for all its processes (loopback between
+// them works) with internet access, when the sandbox allows it, through
+// slirp4netns: outbound connections leave from the host's user-mode stack,
+// and the host's own addresses, its loopback and the private, shared and
+// link-local ranges are refused. Without slirp4netns and ip(8), or without
+// root, sandboxes have loopback only; without root each process has a
+// network namespace of its own. Limits (memory, processes, CPU through a
+// cgroup per sandbox, disk through a size-limited tmpfs) need root too.
+//
+// Where namespaces are forbidden (some containers) or WithoutIsolation is
+// given, processes run on the host as the server's user in their own
+// process groups, with the sandbox's home as working directory and $HOME
+// (absolute /home/user paths in code do not reach it) and the host's
+// network. Every process of a sandbox is killed when it closes.
 //
 // # Kernel protocol
 //

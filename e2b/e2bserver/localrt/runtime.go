@@ -17,22 +17,16 @@ import (
 )
 
 // Runtime is an e2bserver.Runtime that runs sandboxes as local processes: a
-// sandbox is a private directory (its file system: /home/user, /tmp and any
-// other path live under it) plus the processes started in it — kernels of
-// its code interpreter contexts and envd's processes. Plug it into a Server
+// sandbox is a private directory (what envd's file API reads and writes:
+// /home/user, /tmp, /root and any other path live under it) plus the
+// processes started in it — kernels of its code interpreter contexts and
+// envd's processes. Plug it into a Server
 // with e2bserver.WithRuntime.
 //
-// Isolation is process isolation, not a virtual machine. Where the kernel
-// allows (detected once, never required), every sandbox process runs in new
-// user, mount, pid and ipc namespaces, plus a network namespace with only a
-// loopback interface unless the sandbox allows internet access: it sees its
-// sandbox's home at /home/user and its own /tmp, the rest of the host file
-// system read-only, and only its own processes. Where namespaces are not
-// permitted, processes run directly on the host in their own process
-// groups, working in the sandbox's home directory (relative paths and $HOME
-// work; absolute /home/user paths in code do not), with full network access.
-// Resource limits (see Limits) apply either way. Production untrusted code
-// belongs on E2B.
+// Sandbox processes are confined where the kernel allows: each sees a root
+// file system of its own and runs as an unprivileged user in namespaces of
+// its own, within per-sandbox limits (see the package documentation and
+// Isolation). Production untrusted code belongs on E2B.
 //
 // Templates: every template the Server resolves runs with python, javascript
 // and bash kernels unless it has NoInterpreter (E2B's "base": envd only);
@@ -90,7 +84,7 @@ func WithTemplates(ts ...TemplateConfig) Option {
 	}
 }
 
-// WithLimits sets the resource limits of sandbox processes (default
+// WithLimits sets the resource limits of each sandbox (default
 // DefaultLimits()). Fields must not be negative; zero leaves a limit unset.
 func WithLimits(l Limits) Option {
 	return func(rt *Runtime) error {
@@ -102,8 +96,10 @@ func WithLimits(l Limits) Option {
 	}
 }
 
-// WithoutIsolation runs sandbox processes without namespaces even where the
-// kernel allows them (resource limits still apply).
+// WithoutIsolation runs sandbox processes on the host, without namespaces or
+// a root of their own, even where the kernel allows them; only the
+// per-process limits (FileSize, OpenFiles) apply. For debugging: sandbox
+// code then reads the host's files and reaches its network.
 func WithoutIsolation() Option {
 	return func(rt *Runtime) error {
 		rt.isolate = false
