@@ -5,6 +5,8 @@
 # from a fresh clone with only Go installed: the generated-code check needs
 # protoc and the SDK conformance tests need node (they install their pinned npm
 # packages themselves); each is skipped with a note when its tool is missing.
+# As root on Debian it installs slirp4netns and iproute2, which local
+# sandboxes' internet access needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,22 @@ modules=(.)
 [ -f bench/go.mod ] && modules+=(bench)
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "tools of local sandboxes"
+# Internet access of local sandboxes goes through slirp4netns, with routes
+# set by ip(8); without them the sandbox tests that need it are skipped.
+missing=()
+command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ ${#missing[@]} -eq 0 ]; then
+  echo ok
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${missing[*]}"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1 \
+    || echo "could not install ${missing[*]}: internet access tests of local sandboxes will be skipped"
+else
+  echo "skipped: ${missing[*]} not installed (Debian: apt-get install ${missing[*]}); internet access tests of local sandboxes will be skipped"
+fi
 
 step "go vet"
 for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done

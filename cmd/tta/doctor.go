@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -94,17 +95,23 @@ func doctorCommand(ctx context.Context, c *cli, args []string) int {
 	}
 	defer b.Close()
 	d := &doctor{c: c, client: b.Client(), local: b.Local() != nil, where: where(b), template: tpl.Ref(), window: window}
+	if l := b.Local(); l != nil {
+		d.isolation = l.Isolation()
+	}
 	return d.run(ctx)
 }
 
 // doctor is one diagnosis of a template.
 type doctor struct {
-	c        *cli
-	client   *e2b.Client
-	local    bool   // the embedded local server, rather than E2B
-	where    string // names the backend in the report
-	template string
-	window   time.Duration
+	c      *cli
+	client *e2b.Client
+	local  bool // the embedded local server, rather than E2B
+	// isolation is how the embedded local server confines sandboxes ("" on
+	// E2B, whose sandboxes are virtual machines).
+	isolation string
+	where     string // names the backend in the report
+	template  string
+	window    time.Duration
 }
 
 // finding is the outcome of the checks: healthy, or why not.
@@ -172,6 +179,27 @@ func (d *doctor) run(ctx context.Context) int {
 	return f.exit
 }
 
+// isolationProbe runs in a local sandbox: it prints the user's uid, then
+// what of the host it can read.
+const isolationProbe = `id -u; for f in /etc/shadow /root/.bashrc /proc/1/root/etc/shadow; do [ -r "$f" ] && echo "reads $f"; done; true`
+
+// checkIsolation reports how the embedded local server confines sandboxes,
+// and checks it from inside sbx: its code runs as uid 1000 and reads none
+// of the host's secrets. A weak isolation is a warning, not a failure of
+// the template.
+func (d *doctor) checkIsolation(ctx context.Context, sbx *e2b.Sandbox) {
+	res, err := sbx.RunCommand(ctx, isolationProbe, e2b.CommandOptions{})
+	switch {
+	case err != nil:
+		d.row("isolation", "unknown", fmt.Sprintf("%s; the check inside the sandbox failed: %v", d.isolation, err))
+	case strings.TrimSpace(res.Stdout) == strconv.Itoa(1000) && strings.HasPrefix(d.isolation, "confined"):
+		d.row("isolation", "ok", d.isolation)
+	default:
+		d.row("isolation", "weak", d.isolation)
+		fmt.Fprintf(d.c.stderr, "tta doctor: warning: sandbox code is not confined: inside, %s\n", strings.ReplaceAll(strings.TrimSpace(res.Stdout), "\n", ", "))
+	}
+}
+
 // createFailed explains a failed create.
 func (d *doctor) createFailed(ctx context.Context, err error) finding {
 	switch {
@@ -204,6 +232,9 @@ func (d *doctor) checkSandbox(ctx context.Context, sbx *e2b.Sandbox) finding {
 			hint: "the sandbox itself did not start properly: rebuild the template, or report it to the sandbox provider"}
 	}
 	d.row("envd", "ok", seconds(envd.elapsed))
+	if d.isolation != "" {
+		d.checkIsolation(ctx, sbx)
+	}
 
 	var probes atomic.Int64
 	start := time.Now()

@@ -30,6 +30,8 @@ func TestDoctorHealthyTemplate(t *testing.T) {
 		assert.Contains(t, r.stdout, step)
 	}
 	assert.Contains(t, r.stdout, "healthy: template code-interpreter-v1 is ready to run code")
+	assert.Regexp(t, `(?m)^isolation    (ok      confined: own root file system .+|weak    NOT confined .+)$`, r.stdout,
+		"the isolation row agrees with what the sandbox saw")
 }
 
 func TestDoctorTemplateWithoutInterpreter(t *testing.T) {

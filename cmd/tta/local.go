@@ -54,6 +54,9 @@ func openBackend(c *cli, name, verb, templatesFile string) (*local.Backend, erro
 	if err != nil && !onE2B {
 		return nil, fmt.Errorf("starting the embedded local sandbox server: %w", err)
 	}
+	if err == nil && b.Local() != nil {
+		fmt.Fprintf(c.stderr, "tta: sandboxes are %s\n", b.Local().Isolation())
+	}
 	return b, err
 }
 
