@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
 	"github.com/tta-dev/tta/internal/apikey"
 )
 
@@ -19,6 +20,7 @@ type config struct {
 	templates   []Template
 	root        string // "" = localrt's default
 	noIsolation bool
+	limits      *Limits // nil = DefaultLimits()
 	clientOpts  []e2b.Option
 }
 
@@ -96,12 +98,35 @@ func WithRoot(dir string) Option {
 	}
 }
 
-// WithoutIsolation runs sandbox processes without Linux namespaces even where
-// the kernel allows them, in their own process groups only (resource limits
-// still apply). By default namespaces are used where available.
+// WithoutIsolation runs sandbox processes on the host, without namespaces or
+// a root file system of their own, even where the kernel allows them: their
+// code reads the host's files and reaches its network. For debugging; by
+// default sandboxes are confined wherever the kernel allows (see
+// Server.Isolation).
 func WithoutIsolation() Option {
 	return func(c *config) error {
 		c.noIsolation = true
+		return nil
+	}
+}
+
+// Limits are the resources one local sandbox may use; see DefaultLimits for
+// the defaults and Server.Isolation for which are enforced on this machine.
+type Limits = localrt.Limits
+
+// DefaultLimits returns the limits of a server started without WithLimits:
+// 2 GiB of memory, 1024 processes, two CPUs (fewer on a smaller machine), 2
+// GiB of files, 2 GiB per file and 4096 open files per process.
+func DefaultLimits() Limits { return localrt.DefaultLimits() }
+
+// WithLimits sets the resource limits of each local sandbox. A negative
+// field is an error; zero leaves that limit unset.
+func WithLimits(l Limits) Option {
+	return func(c *config) error {
+		if l.Memory < 0 || l.Processes < 0 || l.CPU < 0 || l.Disk < 0 || l.FileSize < 0 || l.OpenFiles < 0 {
+			return fmt.Errorf("local: WithLimits: negative limit in %+v", l)
+		}
+		c.limits = &l
 		return nil
 	}
 }

@@ -80,6 +80,9 @@ func start(cfg config) (*Server, error) {
 	if cfg.noIsolation {
 		rtOpts = append(rtOpts, localrt.WithoutIsolation())
 	}
+	if cfg.limits != nil {
+		rtOpts = append(rtOpts, localrt.WithLimits(*cfg.limits))
+	}
 	rt, err := localrt.New(rtOpts...)
 	if err != nil {
 		return nil, err

@@ -157,6 +157,13 @@ func TestWithoutIsolation(t *testing.T) {
 	assert.Equal(t, "NOT confined (disabled by WithoutIsolation): sandbox code runs on the host as the server's user, with its files and network", s.Isolation())
 }
 
+func TestWithLimitsReachTheSandboxes(t *testing.T) {
+	s := start(t, local.WithLimits(local.Limits{OpenFiles: 100, FileSize: 1 << 20}))
+	assert.Contains(t, s.Isolation(), "files of 1 MiB, 100 open files", "the limits in force")
+	_, err := local.Start(local.WithLimits(local.Limits{Memory: -1}))
+	assert.ErrorContains(t, err, "negative limit")
+}
+
 func TestWithClientOptionsApplyToEveryClient(t *testing.T) {
 	var requests countingTransport
 	s := start(t, local.WithClientOptions(e2b.WithHTTPClient(&http.Client{Transport: &requests})))
