@@ -24,8 +24,14 @@ type cgroups struct {
 // cgroupControllers are the v1 hierarchies (and v2 controllers) limits use.
 var cgroupControllers = []string{"memory", "pids", "cpu"}
 
-// newCgroups makes the Runtime's cgroups named name, or says why it cannot.
-func newCgroups(name string) (*cgroups, error) {
+// cgroupPrefix starts the names of Runtimes' cgroups, followed by the
+// server's pid.
+const cgroupPrefix = "tta-localrt-"
+
+// newCgroups makes the Runtime's cgroups, or says why it cannot. It first
+// removes those of Runtimes whose server died.
+func newCgroups() (*cgroups, error) {
+	name := fmt.Sprintf("%s%d-%s", cgroupPrefix, os.Getpid(), newContextID()[:8])
 	mounts, err := cgroupMounts()
 	if err != nil {
 		return nil, err
@@ -38,6 +44,7 @@ func newCgroups(name string) (*cgroups, error) {
 	if v2, ok := mounts[""]; ok && len(mounts) == 1 {
 		cg.v2 = true
 		parent := filepath.Join(v2, own[""])
+		sweepStaleCgroups(parent)
 		ctrl, err := os.ReadFile(filepath.Join(parent, "cgroup.controllers"))
 		if err != nil {
 			return nil, err
@@ -64,6 +71,7 @@ func newCgroups(name string) (*cgroups, error) {
 			cg.remove()
 			return nil, fmt.Errorf("cgroup v1: no %s hierarchy is mounted", c)
 		}
+		sweepStaleCgroups(filepath.Join(mnt, own[c]))
 		dir := filepath.Join(mnt, own[c], name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			cg.remove()

@@ -368,3 +368,27 @@ func TestConfinedSandboxAtItsLimitsFailsAlone(t *testing.T) {
 	_, err := os.Stat(greedy.dir)
 	assert.ErrorIs(t, err, os.ErrNotExist, "the sandbox's disk is left")
 }
+
+func TestConfinedRuntimeSweepsWhatADeadServerLeft(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only a root server mounts sandbox disks")
+	}
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	pid := dead.Process.Pid // exited and reaped: no process has it now
+	root := t.TempDir()
+	stale := filepath.Join(root, fmt.Sprintf("%d.sbx-1234", pid))
+	require.NoError(t, os.MkdirAll(stale, 0o700))
+	require.NoError(t, mountDisk(stale, 1<<20))
+	live := filepath.Join(root, fmt.Sprintf("%d.sbx-5678", os.Getpid()))
+	require.NoError(t, os.MkdirAll(live, 0o700))
+
+	confinedRuntime(t, WithRoot(root)) // deciding its isolation sweeps first
+	_, err := os.Stat(stale)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the dead server's sandbox is swept")
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	assert.NotContains(t, string(mounts), stale, "its disk is unmounted")
+	_, err = os.Stat(live)
+	assert.NoError(t, err, "a live server's sandbox stays")
+}

@@ -81,6 +81,9 @@ func (rt *Runtime) confine() *confinement {
 	}
 	c.mount = mount
 	c.privileged = os.Geteuid() == 0
+	if c.privileged {
+		sweepStale(rt.root)
+	}
 	c.view = newRootView()
 	c.Confined = true
 	c.User = fmt.Sprintf("user %d, the server's own uid %d on the host", userID, os.Getuid())
@@ -135,7 +138,7 @@ func (c *confinement) limits(rt *Runtime) {
 	case !c.privileged:
 		cgroupWhy = "the server is not root"
 	case l.Memory > 0 || l.Processes > 0 || l.CPU > 0:
-		cg, err := newCgroups(fmt.Sprintf("tta-localrt-%d-%s", os.Getpid(), newContextID()[:8]))
+		cg, err := newCgroups()
 		if err != nil {
 			cgroupWhy = err.Error()
 		} else {

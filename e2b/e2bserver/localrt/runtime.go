@@ -179,7 +179,7 @@ func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bse
 	if err := os.MkdirAll(rt.root, 0o700); err != nil {
 		return nil, fmt.Errorf("localrt: sandbox root: %w", err)
 	}
-	dir, err := os.MkdirTemp(rt.root, unsafeChars.ReplaceAllString(spec.SandboxID, "_")+"-")
+	dir, err := os.MkdirTemp(rt.root, sandboxDirPrefix(spec.SandboxID))
 	if err != nil {
 		return nil, fmt.Errorf("localrt: sandbox directory: %w", err)
 	}
