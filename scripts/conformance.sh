@@ -61,5 +61,9 @@ fi
 # shellcheck disable=SC1091
 . "$work/exports"
 echo "conformance: tta serve on $E2B_API_URL"
+# The escape tests run where tta serve says its sandboxes are confined.
+if grep -q 'isolation: confined:' "$work/serve.log"; then
+	export TTA_CONFINED=1
+fi
 
 conformance/js/run.sh "$@"

@@ -81,7 +81,8 @@ const stdoutOf = (execution) => execution.logs.stdout.join('')
 const stderrOf = (execution) => execution.logs.stderr.join('')
 const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '')
 
-const it = (name, fn) => test(name, { timeout: TEST_MS }, fn)
+const it = (name, opts, fn) =>
+  typeof opts === 'function' ? test(name, { timeout: TEST_MS }, opts) : test(name, { timeout: TEST_MS, ...opts }, fn)
 
 describe('E2B official JS SDK against an E2B-compatible server', { skip: SKIP }, () => {
   it('configuration is what the SDK needs', () => {
@@ -435,6 +436,22 @@ describe('E2B official JS SDK against an E2B-compatible server', { skip: SKIP },
       assert.equal((await pager.nextItems()).length, 0, 'a page after the last must be empty')
     }
   })
+
+  it('a confined local sandbox reaches none of the host through runCode, commands.run or files',
+    { skip: env.TTA_CONFINED ? false : 'the server does not say its sandboxes are confined (TTA_CONFINED unset)' },
+    async (t) => {
+      const sbx = await newSandbox(t)
+      for (const code of ["open('/etc/shadow').read()", "import os\nos.listdir('/root')"]) {
+        const execution = await run(sbx, code)
+        assert.ok(execution.error, `runCode ${code} succeeded: ${execution.text}`)
+      }
+      assert.equal((await run(sbx, "import os\nos.listdir('/home')")).text, "['user']")
+      for (const cmd of ['cat /etc/shadow', 'ls /root', 'ln -sf / up && cat up/etc/shadow']) {
+        await assert.rejects(sh(sbx, cmd), sdk.CommandExitError, `commands.run ${cmd} succeeded`)
+      }
+      assert.equal((await sh(sbx, 'id -u')).stdout, '1000\n')
+      await assert.rejects(sbx.files.read('/etc/shadow', { requestTimeoutMs: REQUEST_MS }), `files.read /etc/shadow succeeded`)
+    })
 
   it('secured sandbox: the SDK sends the envd access token, the server enforces it', async (t) => {
     const sbx = await newSandbox(t)
