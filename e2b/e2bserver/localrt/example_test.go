@@ -13,8 +13,9 @@ import (
 
 // An E2B-compatible server running code in local processes, reached by
 // package e2b's client: state persists across executions, and a template
-// whose setup fails leaves its interpreter port closed for good, as the
-// heavy ML template of the field report did on E2B.
+// whose setup fails (here a package install that finds nothing) leaves its
+// interpreter port closed for good, as E2B does with a template whose
+// interpreter cannot start.
 func Example() {
 	heavy := localrt.TemplateConfig{
 		Name:  "tta-ml-minimal",
