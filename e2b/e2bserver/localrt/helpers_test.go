@@ -3,10 +3,8 @@ package localrt
 import (
 	"context"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -83,31 +81,4 @@ func singleError(t *testing.T, evs []wire.ExecutionEvent) wire.ExecutionEvent {
 	errs := ofType(evs, wire.EventError)
 	require.Len(t, errs, 1, "errors in %v", evs)
 	return errs[0]
-}
-
-// waitExit waits until process pid has terminated, using a pidfd: no polling.
-// It reports false when the process still runs after d.
-func waitExit(t *testing.T, pid int, d time.Duration) bool {
-	t.Helper()
-	const sysPidfdOpen = 434
-	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0)
-	if errno == syscall.ESRCH {
-		return true
-	}
-	require.Zero(t, errno, "pidfd_open")
-	defer syscall.Close(int(fd))
-	type pollFd struct {
-		fd      int32
-		events  int16
-		revents int16
-	}
-	pfd := pollFd{fd: int32(fd), events: 1} // POLLIN
-	for {
-		n, _, errno := syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(d.Milliseconds()))
-		if errno == syscall.EINTR {
-			continue
-		}
-		require.Zero(t, errno, "poll")
-		return n == 1
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b/wire"
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 func TestPythonStatePersists(t *testing.T) {
@@ -378,9 +379,9 @@ func TestKernelCloseLeavesNoProcess(t *testing.T) {
 			require.NoError(t, k.Close())
 			require.NoError(t, k.Close(), "Close is idempotent")
 			<-done
-			assert.True(t, waitExit(t, child, 5*time.Second), "child %d still runs", child)
+			assert.True(t, testenv.ProcessExited(t, child, 5*time.Second), "child %d still runs", child)
 			if driver != 0 {
-				assert.True(t, waitExit(t, driver, 5*time.Second), "driver %d still runs", driver)
+				assert.True(t, testenv.ProcessExited(t, driver, 5*time.Second), "driver %d still runs", driver)
 			}
 			err = k.Execute(ctx, "1", nil, func(wire.ExecutionEvent) error { return nil })
 			assert.ErrorIs(t, err, ErrKernelClosed)

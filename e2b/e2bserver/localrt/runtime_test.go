@@ -20,6 +20,7 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/wire"
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 // newTestRuntime returns a Runtime rooted in a temporary directory, closed
@@ -334,14 +335,14 @@ func TestRuntimeCloseKillsEverything(t *testing.T) {
 	require.NoError(t, in.Close())
 	require.NoError(t, in.Close(), "Close is idempotent")
 	assert.Error(t, <-done)
-	assert.True(t, waitExit(t, int(proc), 5*time.Second), "envd process still runs")
-	assert.True(t, waitExit(t, driver, 5*time.Second), "kernel still runs")
+	assert.True(t, testenv.ProcessExited(t, int(proc), 5*time.Second), "envd process still runs")
+	assert.True(t, testenv.ProcessExited(t, driver, 5*time.Second), "kernel still runs")
 	if rt.Isolation().Confined {
 		// inner is a pid in the kernel's namespace; the whole namespace died
-		// with its init, which waitExit(driver) covered.
+		// with its init, which the check on driver covered.
 		_ = inner
 	} else {
-		assert.True(t, waitExit(t, inner, 5*time.Second), "a process that left the group still runs")
+		assert.True(t, testenv.ProcessExited(t, inner, 5*time.Second), "a process that left the group still runs")
 	}
 	_, err = os.Stat(in.dir)
 	assert.ErrorIs(t, err, fs.ErrNotExist, "the sandbox directory is removed")
