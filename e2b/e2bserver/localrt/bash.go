@@ -17,7 +17,7 @@ import (
 // runBash runs code in a fresh bash -c in the kernel's directory, streaming
 // its output. The shell's process group is killed when it exits: background
 // jobs end with the execution. A non-zero exit is an "ExitError" event.
-func (k *Kernel) runBash(ctx context.Context, code string, env map[string]string, emit func(wire.ExecutionEvent) error) error {
+func (k *kernel) runBash(ctx context.Context, code string, env map[string]string, emit func(wire.ExecutionEvent) error) error {
 	spec := k.spec
 	spec.argv = []string{k.spec.argv[0], "-c", code}
 	spec.env = mergeEnv(k.spec.env, env)
@@ -34,7 +34,7 @@ func (k *Kernel) runBash(ctx context.Context, code string, env map[string]string
 			k.mu.Lock()
 			defer k.mu.Unlock()
 			if k.closed {
-				return ErrKernelClosed
+				return errKernelClosed
 			}
 			pgid = pid
 			k.shells[pid] = struct{}{}

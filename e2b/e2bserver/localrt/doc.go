@@ -3,7 +3,7 @@
 // account and no network.
 //
 // A sandbox is a private directory plus processes. Its code interpreter runs
-// Kernels: a persistent python3 interpreter or node vm context per execution
+// kernels: a persistent python3 interpreter or node vm context per execution
 // context, driven by small programs embedded in the package (standard
 // library only), or a fresh bash per execution. They behave as E2B's Jupyter
 // kernels do: state persists across executions, the final expression's value

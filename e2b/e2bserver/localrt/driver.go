@@ -425,7 +425,7 @@ func (p *driverProc) run(ctx context.Context, req driverRequest, grace time.Dura
 			interrupted = true
 			p.signal(syscall.SIGINT)
 			graceC = time.After(grace)
-			if p.language == JavaScript {
+			if p.language == langJavaScript {
 				// node can swallow a SIGINT that lands as a script ends and a
 				// promise begins: repeat it now and then until the driver
 				// reports.

@@ -16,18 +16,18 @@ const testTimeout = 20 * time.Second
 
 // startTestKernel starts a kernel of language in a fresh directory and closes
 // it when the test ends.
-func startTestKernel(t *testing.T, language string) *Kernel {
+func startTestKernel(t *testing.T, language string) *kernel {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	k, err := StartKernel(ctx, language, t.TempDir(), nil)
+	k, err := startKernel(ctx, kernelConfig{language: language, dir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, k.Close()) })
 	return k
 }
 
 // execute runs code and returns every event it emitted.
-func execute(t *testing.T, k *Kernel, code string, env map[string]string) []wire.ExecutionEvent {
+func execute(t *testing.T, k *kernel, code string, env map[string]string) []wire.ExecutionEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()

@@ -294,7 +294,7 @@ func (in *instance) appendLog(data []byte) {
 // execution does not wait for it.
 func (in *instance) warm() {
 	in.mu.Lock()
-	c := in.contexts[in.defaults[Python]]
+	c := in.contexts[in.defaults[langPython]]
 	closed := in.closed
 	if c != nil && !closed {
 		in.wg.Add(1)
@@ -353,7 +353,7 @@ func (in *instance) Close() error {
 // killed.
 func (in *instance) Pause(ctx context.Context) error {
 	in.mu.Lock()
-	var ks []*Kernel
+	var ks []*kernel
 	for _, c := range in.contexts {
 		if c.mu.TryLock() {
 			if c.k != nil {

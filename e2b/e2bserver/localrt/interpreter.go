@@ -19,7 +19,7 @@ type kernelContext struct {
 	in   *instance
 
 	mu      sync.Mutex // protects the fields below; held while the kernel starts
-	k       *Kernel
+	k       *kernel
 	removed bool
 }
 
@@ -41,7 +41,7 @@ func newContextID() string {
 }
 
 // kernel returns c's kernel, starting it on first use.
-func (in *instance) kernel(ctx context.Context, c *kernelContext) (*Kernel, error) {
+func (in *instance) kernel(ctx context.Context, c *kernelContext) (*kernel, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.removed {
@@ -118,7 +118,7 @@ func (in *instance) Execute(ctx context.Context, req wire.ExecuteRequest, emit f
 			return fmt.Errorf("localrt: context %s: %w", req.ContextID, fs.ErrNotExist)
 		}
 	} else {
-		lang, err := NormalizeLanguage(req.Language)
+		lang, err := normalizeLanguage(req.Language)
 		if err != nil {
 			in.mu.Unlock()
 			return err
@@ -141,7 +141,7 @@ func (in *instance) Execute(ctx context.Context, req wire.ExecuteRequest, emit f
 // CreateContext implements e2bserver.Interpreter: the kernel starts at once,
 // so a language that cannot run fails here.
 func (in *instance) CreateContext(ctx context.Context, req wire.CreateContextRequest) (wire.ContextInfo, error) {
-	lang, err := NormalizeLanguage(req.Language)
+	lang, err := normalizeLanguage(req.Language)
 	if err != nil {
 		return wire.ContextInfo{}, err
 	}

@@ -15,16 +15,16 @@ import (
 	"github.com/tta-dev/tta/e2b/wire"
 )
 
-// DefaultInterruptGrace is how long a cancelled execution's code has to stop
+// defaultInterruptGrace is how long a cancelled execution's code has to stop
 // after SIGINT before its kernel is killed (and restarted on the next
 // execution, its state lost).
-const DefaultInterruptGrace = 2 * time.Second
+const defaultInterruptGrace = 2 * time.Second
 
 // defaultPath is the PATH of kernels when neither the host nor the caller sets
 // one.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// Kernel runs code of one language in one execution context, as a Jupyter
+// kernel runs code of one language in one execution context, as a Jupyter
 // kernel does for E2B's code interpreter.
 //
 // Python and JavaScript kernels are one long-lived driver process each
@@ -44,14 +44,14 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // execution then ends with a "DeadKernelError" and the next one starts a
 // fresh kernel.
 //
-// Executions on one Kernel run one at a time, in call order; a second Execute
+// Executions on one kernel run one at a time, in call order; a second Execute
 // waits for the first (or for its ctx). A driver that dies is replaced by a
 // fresh one on the next Execute, with its state lost and its execution count
 // reset.
 //
-// A Kernel is safe for concurrent use. Close kills its processes; the zero
-// value is not usable: use StartKernel.
-type Kernel struct {
+// A kernel is safe for concurrent use. Close kills its processes; the zero
+// value is not usable: use startKernel.
+type kernel struct {
 	language string
 	spec     procSpec // argv unset for Bash
 	grace    time.Duration
@@ -65,36 +65,32 @@ type Kernel struct {
 	shells map[int]struct{} // process groups of running bash executions
 }
 
-// StartKernel starts a kernel of language (see NormalizeLanguage) working in
-// dir. env is the kernel's whole environment: nothing is inherited from the
-// calling process but PATH (when env has none); HOME defaults to dir and
-// LANG to C.UTF-8. ctx bounds the start only.
-//
-// The kernel runs python3 or node from PATH; an unsupported language is an
-// error wrapping ErrUnsupportedLanguage.
-func StartKernel(ctx context.Context, language, dir string, env map[string]string) (*Kernel, error) {
-	return startKernel(ctx, kernelConfig{language: language, dir: dir, env: env})
-}
-
 // kernelConfig is everything a kernel's processes are launched with.
 type kernelConfig struct {
 	language string
 	dir      string
 	env      map[string]string
-	grace    time.Duration       // 0: DefaultInterruptGrace
+	grace    time.Duration       // 0: defaultInterruptGrace
 	confine  *launchSpec         // nil: on the host
 	started  func(pid int) error // after start (limits of unconfined kernels)
 }
 
-func startKernel(ctx context.Context, cfg kernelConfig) (*Kernel, error) {
-	lang, err := NormalizeLanguage(cfg.language)
+// startKernel starts a kernel of cfg.language (see normalizeLanguage) working
+// in cfg.dir. cfg.env is the kernel's whole environment: nothing is inherited
+// from the calling process but PATH (when env has none); HOME defaults to dir
+// and LANG to C.UTF-8. ctx bounds the start only.
+//
+// The kernel runs python3 or node from PATH; an unsupported language is an
+// error wrapping errUnsupportedLanguage.
+func startKernel(ctx context.Context, cfg kernelConfig) (*kernel, error) {
+	lang, err := normalizeLanguage(cfg.language)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.grace <= 0 {
-		cfg.grace = DefaultInterruptGrace
+		cfg.grace = defaultInterruptGrace
 	}
-	k := &Kernel{
+	k := &kernel{
 		language: lang,
 		grace:    cfg.grace,
 		slot:     make(chan struct{}, 1),
@@ -107,19 +103,19 @@ func startKernel(ctx context.Context, cfg kernelConfig) (*Kernel, error) {
 		},
 	}
 	switch lang {
-	case Python:
+	case langPython:
 		py, err := pythonPath()
 		if err != nil {
 			return nil, err
 		}
 		k.spec.argv = []string{py, "-u", "-c", pythonDriver}
-	case JavaScript:
+	case langJavaScript:
 		node, err := exec.LookPath("node")
 		if err != nil {
 			return nil, fmt.Errorf("localrt: javascript needs node on PATH: %w", err)
 		}
 		k.spec.argv = []string{node, "-e", nodeDriver}
-	case Bash:
+	case langBash:
 		bash, err := exec.LookPath("bash")
 		if err != nil {
 			return nil, fmt.Errorf("localrt: bash not found on PATH: %w", err)
@@ -146,7 +142,7 @@ func kernelEnv(lang, dir string, env map[string]string) []string {
 		m["PATH"] = defaultPath
 	}
 	maps.Copy(m, env)
-	if lang == Python {
+	if lang == langPython {
 		m["PYTHONUNBUFFERED"] = "1"
 		m["PYTHONIOENCODING"] = "utf-8"
 		if _, ok := m["MPLBACKEND"]; !ok {
@@ -177,8 +173,9 @@ var pythonOnce = sync.OnceValues(func() (string, error) {
 // pythonPath returns the python3 interpreter kernels run.
 func pythonPath() (string, error) { return pythonOnce() }
 
-// Language returns the kernel's language: Python, JavaScript or Bash.
-func (k *Kernel) Language() string { return k.language }
+// Language returns the kernel's language: langPython, langJavaScript or
+// langBash.
+func (k *kernel) Language() string { return k.language }
 
 // Execute runs code and reports what it produces through emit, in order:
 // first a number_of_executions event with the kernel's execution count (1
@@ -189,13 +186,13 @@ func (k *Kernel) Language() string { return k.language }
 // The code raising is an "error" event and a nil return. When emit returns an
 // error, or ctx is done, the running code is interrupted with SIGINT (Python
 // reports KeyboardInterrupt) and Execute returns that error, or ctx's, once the
-// kernel has reported; code still running DefaultInterruptGrace after the
+// kernel has reported; code still running its interrupt grace after the
 // interrupt is killed with its kernel, and the next execution starts a fresh
 // one. A kernel that dies during an execution is reported as an error event
 // named "DeadKernelError".
 //
 // emit is called from Execute's goroutine only.
-func (k *Kernel) Execute(ctx context.Context, code string, env map[string]string, emit func(wire.ExecutionEvent) error) error {
+func (k *kernel) Execute(ctx context.Context, code string, env map[string]string, emit func(wire.ExecutionEvent) error) error {
 	select {
 	case k.slot <- struct{}{}:
 	case <-ctx.Done():
@@ -203,7 +200,7 @@ func (k *Kernel) Execute(ctx context.Context, code string, env map[string]string
 	}
 	defer func() { <-k.slot }()
 
-	if k.language == Bash {
+	if k.language == langBash {
 		count, err := k.nextCount()
 		if err != nil {
 			return err
@@ -233,11 +230,11 @@ func (k *Kernel) Execute(ctx context.Context, code string, env map[string]string
 }
 
 // driver returns the live driver, starting a fresh one when the last died.
-func (k *Kernel) driver(ctx context.Context) (*driverProc, error) {
+func (k *kernel) driver(ctx context.Context) (*driverProc, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return nil, ErrKernelClosed
+		return nil, errKernelClosed
 	}
 	if k.proc != nil && k.proc.alive() {
 		return k.proc, nil
@@ -257,7 +254,7 @@ func (k *Kernel) driver(ctx context.Context) (*driverProc, error) {
 }
 
 // forget drops p, a driver that died, so the next execution starts afresh.
-func (k *Kernel) forget(p *driverProc) {
+func (k *kernel) forget(p *driverProc) {
 	k.mu.Lock()
 	if k.proc == p {
 		k.proc = nil
@@ -268,11 +265,11 @@ func (k *Kernel) forget(p *driverProc) {
 }
 
 // nextCount increments and returns the execution count.
-func (k *Kernel) nextCount() (int, error) {
+func (k *kernel) nextCount() (int, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return 0, ErrKernelClosed
+		return 0, errKernelClosed
 	}
 	k.count++
 	return k.count, nil
@@ -282,11 +279,11 @@ func (k *Kernel) nextCount() (int, error) {
 // count are cleared. An execution running on the old process ends with a
 // "DeadKernelError" event. For Bash it only resets the count. ctx bounds the
 // start of the new process.
-func (k *Kernel) Restart(ctx context.Context) error {
+func (k *kernel) Restart(ctx context.Context) error {
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
-		return ErrKernelClosed
+		return errKernelClosed
 	}
 	old := k.proc
 	k.proc = nil
@@ -295,7 +292,7 @@ func (k *Kernel) Restart(ctx context.Context) error {
 	if old != nil {
 		old.close()
 	}
-	if k.language == Bash {
+	if k.language == langBash {
 		return nil
 	}
 	_, err := k.driver(ctx)
@@ -305,7 +302,7 @@ func (k *Kernel) Restart(ctx context.Context) error {
 // Close kills the kernel's processes (every process of their process groups)
 // and waits until they are gone. Executions still running end soon after.
 // Close is idempotent.
-func (k *Kernel) Close() error {
+func (k *kernel) Close() error {
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
@@ -325,7 +322,7 @@ func (k *Kernel) Close() error {
 }
 
 // pgids lists the process groups of the kernel's running processes.
-func (k *Kernel) pgids() []int {
+func (k *kernel) pgids() []int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out []int
@@ -339,7 +336,7 @@ func (k *Kernel) pgids() []int {
 }
 
 // waitIdle waits until no execution runs on the kernel (or ctx is done).
-func (k *Kernel) waitIdle(ctx context.Context) error {
+func (k *kernel) waitIdle(ctx context.Context) error {
 	select {
 	case k.slot <- struct{}{}:
 		<-k.slot

@@ -13,7 +13,7 @@ import (
 
 func TestJavaScriptStatePersists(t *testing.T) {
 	k := startTestKernel(t, "js")
-	assert.Equal(t, JavaScript, k.Language())
+	assert.Equal(t, langJavaScript, k.Language())
 	evs := execute(t, k, "let a = 2; var b = 3; const f = (x) => x * a * b;", nil)
 	assert.Empty(t, ofType(evs, wire.EventError))
 	evs = execute(t, k, "console.log('a is', a); f(7)", nil)
@@ -23,7 +23,7 @@ func TestJavaScriptStatePersists(t *testing.T) {
 }
 
 func TestJavaScriptEvents(t *testing.T) {
-	k := startTestKernel(t, JavaScript)
+	k := startTestKernel(t, langJavaScript)
 	tests := []struct {
 		name       string
 		code       string
@@ -73,7 +73,7 @@ func TestJavaScriptEvents(t *testing.T) {
 }
 
 func TestJavaScriptCancelInterrupts(t *testing.T) {
-	k := startTestKernel(t, JavaScript)
+	k := startTestKernel(t, langJavaScript)
 	execute(t, k, "var kept = 'yes'", nil)
 	for _, code := range []string{
 		"console.log('spin'); while (true) {}",
@@ -96,7 +96,7 @@ func TestJavaScriptCancelInterrupts(t *testing.T) {
 }
 
 func TestBash(t *testing.T) {
-	k := startTestKernel(t, Bash)
+	k := startTestKernel(t, langBash)
 	tests := []struct {
 		name    string
 		code    string
@@ -132,7 +132,7 @@ func TestBash(t *testing.T) {
 }
 
 func TestBashCancel(t *testing.T) {
-	k := startTestKernel(t, Bash)
+	k := startTestKernel(t, langBash)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	var evs []wire.ExecutionEvent

@@ -21,7 +21,7 @@ import (
 )
 
 func TestPythonStatePersists(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	evs := execute(t, k, "import math\nx = 41\ndef inc(v):\n    return v + 1", nil)
 	assert.Empty(t, ofType(evs, wire.EventResult), "assignments have no result")
 	assert.Empty(t, ofType(evs, wire.EventError))
@@ -33,7 +33,7 @@ func TestPythonStatePersists(t *testing.T) {
 }
 
 func TestPythonFinalExpression(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	tests := []struct {
 		name string
 		code string
@@ -64,7 +64,7 @@ func TestPythonFinalExpression(t *testing.T) {
 }
 
 func TestPythonRichRepr(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	code := `
 class Rich:
     def __repr__(self): return "Rich()"
@@ -116,7 +116,7 @@ class J:
 }
 
 func TestPythonStdoutStderrOrder(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	code := `
 import sys
 print("out 1")
@@ -137,7 +137,7 @@ print("out 3")`
 }
 
 func TestPythonOutputStreamsBeforeEnd(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	fifo := filepath.Join(t.TempDir(), "go")
 	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
 	// The code prints, then blocks until the test opens the FIFO: the test
@@ -173,7 +173,7 @@ func TestPythonOutputStreamsBeforeEnd(t *testing.T) {
 }
 
 func TestPythonRawOutputOfChildProcesses(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	code := `
 import os, subprocess
 print("from python")
@@ -181,14 +181,14 @@ subprocess.run(["echo", "from a child"])
 os.write(2, b"raw stderr\n")`
 	evs := execute(t, k, code, nil)
 	// The interpreter's print and the child's write travel by separate pipes:
-	// both arrive whole, in either order (see Kernel).
+	// both arrive whole, in either order (see kernel).
 	assert.ElementsMatch(t, []string{"from python", "from a child"},
 		strings.Split(strings.TrimSuffix(text(evs, wire.EventStdout), "\n"), "\n"))
 	assert.Equal(t, "raw stderr\n", text(evs, wire.EventStderr))
 }
 
 func TestPythonException(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	evs := execute(t, k, "def f():\n    return 1 / 0\nprint('ran')\nf()", nil)
 	assert.Equal(t, "ran\n", text(evs, wire.EventStdout))
 	e := singleError(t, evs)
@@ -220,7 +220,7 @@ func TestPythonException(t *testing.T) {
 }
 
 func TestPythonExecutionCount(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	for i, code := range []string{"1", "raise ValueError('x')", "x = (", "2"} {
 		evs := execute(t, k, code, nil)
 		assert.Equal(t, i+1, evs[0].ExecutionCount, "execution %d", i+1)
@@ -228,7 +228,7 @@ func TestPythonExecutionCount(t *testing.T) {
 }
 
 func TestPythonEnvVarsForOneExecution(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	code := "import os\nos.environ.get('TTA_VAR')"
 	res := mainResult(t, execute(t, k, code, map[string]string{"TTA_VAR": "set"}))
 	assert.Equal(t, "set", res.Text)
@@ -240,7 +240,7 @@ func TestPythonEnvVarsForOneExecution(t *testing.T) {
 }
 
 func TestPythonCancelInterruptsWithoutKillingTheContext(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	execute(t, k, "x = 5", nil)
 
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
@@ -263,7 +263,7 @@ func TestPythonCancelInterruptsWithoutKillingTheContext(t *testing.T) {
 }
 
 func TestPythonEmitErrorStopsTheExecution(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	execute(t, k, "x = 1", nil)
 	errGone := errors.New("client gone")
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
@@ -279,7 +279,7 @@ func TestPythonEmitErrorStopsTheExecution(t *testing.T) {
 }
 
 func TestPythonRestartClearsState(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	execute(t, k, "x = 1", nil)
 	execute(t, k, "x += 1", nil)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
@@ -293,7 +293,7 @@ func TestPythonRestartClearsState(t *testing.T) {
 }
 
 func TestPythonDeadKernelRestartsOnNextExecution(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	execute(t, k, "x = 1", nil)
 	evs := execute(t, k, "import os\nprint('bye', flush=True)\nos._exit(3)", nil)
 	assert.Equal(t, "bye\n", text(evs, wire.EventStdout))
@@ -307,7 +307,7 @@ func TestPythonDeadKernelRestartsOnNextExecution(t *testing.T) {
 }
 
 func TestPythonLargeOutput(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	const size = 8 << 20
 	code := fmt.Sprintf("import base64\ns = base64.b64encode(b'\\xfb' * %d).decode()[:%d]\nprint(s)\nlen(s)", size, size)
 	evs := execute(t, k, code, nil)
@@ -321,7 +321,7 @@ func TestPythonLargeOutput(t *testing.T) {
 }
 
 func TestPythonLargeCode(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	code := "s = '" + strings.Repeat("z", 4<<20) + "'\nlen(s)"
 	assert.Equal(t, strconv.Itoa(4<<20), mainResult(t, execute(t, k, code, nil)).Text)
 }
@@ -330,7 +330,7 @@ func TestPythonWorkingDirectory(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	k, err := StartKernel(ctx, "python", dir, map[string]string{"TTA_BASE": "base"})
+	k, err := startKernel(ctx, kernelConfig{language: "python", dir: dir, env: map[string]string{"TTA_BASE": "base"}})
 	require.NoError(t, err)
 	defer k.Close()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "mod.py"), []byte("VALUE = 9\n"), 0o600))
@@ -339,16 +339,16 @@ func TestPythonWorkingDirectory(t *testing.T) {
 }
 
 func TestKernelCloseLeavesNoProcess(t *testing.T) {
-	for _, lang := range []string{Python, JavaScript, Bash} {
+	for _, lang := range []string{langPython, langJavaScript, langBash} {
 		t.Run(lang, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 			defer cancel()
-			k, err := StartKernel(ctx, lang, t.TempDir(), nil)
+			k, err := startKernel(ctx, kernelConfig{language: lang, dir: t.TempDir()})
 			require.NoError(t, err)
 			code := map[string]string{
-				Python:     "import subprocess\np = subprocess.Popen(['sleep', '300'])\nprint(p.pid, flush=True)\nwhile True: pass",
-				JavaScript: "const cp = require('child_process'); const c = cp.spawn('sleep', ['300'], {stdio: 'ignore'}); console.log(c.pid); while (true) {}",
-				Bash:       "sleep 300 &\necho $!\nwait",
+				langPython:     "import subprocess\np = subprocess.Popen(['sleep', '300'])\nprint(p.pid, flush=True)\nwhile True: pass",
+				langJavaScript: "const cp = require('child_process'); const c = cp.spawn('sleep', ['300'], {stdio: 'ignore'}); console.log(c.pid); while (true) {}",
+				langBash:       "sleep 300 &\necho $!\nwait",
 			}[lang]
 			pids := make(chan int, 1)
 			done := make(chan error, 1)
@@ -384,15 +384,15 @@ func TestKernelCloseLeavesNoProcess(t *testing.T) {
 				assert.True(t, testenv.ProcessExited(t, driver, 5*time.Second), "driver %d still runs", driver)
 			}
 			err = k.Execute(ctx, "1", nil, func(wire.ExecutionEvent) error { return nil })
-			assert.ErrorIs(t, err, ErrKernelClosed)
+			assert.ErrorIs(t, err, errKernelClosed)
 		})
 	}
 }
 
 func TestStartKernelUnsupportedLanguage(t *testing.T) {
 	for _, lang := range []string{"typescript", "ts", "r", "java"} {
-		_, err := StartKernel(t.Context(), lang, t.TempDir(), nil)
-		require.ErrorIs(t, err, ErrUnsupportedLanguage, lang)
+		_, err := startKernel(t.Context(), kernelConfig{language: lang, dir: t.TempDir()})
+		require.ErrorIs(t, err, errUnsupportedLanguage, lang)
 		assert.ErrorIs(t, err, os.ErrInvalid, lang)
 		assert.Contains(t, err.Error(), lang)
 	}
@@ -400,12 +400,12 @@ func TestStartKernelUnsupportedLanguage(t *testing.T) {
 
 func TestNormalizeLanguage(t *testing.T) {
 	tests := map[string]string{
-		"": Python, "python": Python, "Python3": Python, "py": Python,
-		"javascript": JavaScript, "js": JavaScript, "JS": JavaScript,
-		"bash": Bash, "sh": Bash,
+		"": langPython, "python": langPython, "Python3": langPython, "py": langPython,
+		"javascript": langJavaScript, "js": langJavaScript, "JS": langJavaScript,
+		"bash": langBash, "sh": langBash,
 	}
 	for in, want := range tests {
-		got, err := NormalizeLanguage(in)
+		got, err := normalizeLanguage(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
@@ -416,7 +416,7 @@ func TestNormalizeLanguage(t *testing.T) {
 // become PNG results after the cell, and a figure as the final value is the
 // main result, shown once.
 func TestPythonMatplotlibFigures(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	execute(t, k, `
 import sys, types
 plt = types.ModuleType("matplotlib.pyplot")
@@ -451,7 +451,7 @@ sys.modules["matplotlib.pyplot"] = plt`, nil)
 // MIME types a result has beyond the known ones arrive under extra, by MIME
 // type, as E2B's interpreter sends them.
 func TestPythonExtraMIMETypes(t *testing.T) {
-	k := startTestKernel(t, Python)
+	k := startTestKernel(t, langPython)
 	code := `
 class Plot:
     def _repr_mimebundle_(self, include=None, exclude=None):

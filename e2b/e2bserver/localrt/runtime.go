@@ -107,12 +107,12 @@ func WithoutIsolation() Option {
 	}
 }
 
-// WithInterruptGrace sets how long cancelled code has to stop after SIGINT
-// before its kernel is killed (default DefaultInterruptGrace).
-func WithInterruptGrace(d time.Duration) Option {
+// withInterruptGrace sets how long cancelled code has to stop after SIGINT
+// before its kernel is killed (default defaultInterruptGrace).
+func withInterruptGrace(d time.Duration) Option {
 	return func(rt *Runtime) error {
 		if d <= 0 {
-			return fmt.Errorf("localrt: WithInterruptGrace: must be > 0, got %v", d)
+			return fmt.Errorf("localrt: withInterruptGrace: must be > 0, got %v", d)
 		}
 		rt.grace = d
 		return nil
@@ -125,7 +125,7 @@ func New(opts ...Option) (*Runtime, error) {
 		root:      filepath.Join(os.TempDir(), "tta-sandboxes"),
 		limits:    DefaultLimits(),
 		isolate:   true,
-		grace:     DefaultInterruptGrace,
+		grace:     defaultInterruptGrace,
 		instances: make(map[*instance]struct{}),
 	}
 	for _, o := range opts {
@@ -231,7 +231,7 @@ func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bse
 		in.interp = portOpen
 	}
 	if in.interp != portNone {
-		for _, lang := range []string{Python, JavaScript} {
+		for _, lang := range []string{langPython, langJavaScript} {
 			c := in.newContextLocked(lang, homeDir)
 			in.defaults[lang] = c.info.ID
 		}

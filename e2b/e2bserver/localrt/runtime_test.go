@@ -27,7 +27,7 @@ import (
 // when the test ends.
 func newTestRuntime(t *testing.T, opts ...Option) *Runtime {
 	t.Helper()
-	rt, err := New(append([]Option{WithRoot(t.TempDir()), WithInterruptGrace(time.Second)}, opts...)...)
+	rt, err := New(append([]Option{WithRoot(t.TempDir()), withInterruptGrace(time.Second)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, rt.Close()) })
 	return rt
@@ -116,8 +116,8 @@ func TestRuntimeContexts(t *testing.T) {
 	list, err := in.ListContexts(t.Context())
 	require.NoError(t, err)
 	require.Len(t, list, 2, "python and javascript exist from the start")
-	assert.Equal(t, Python, list[0].Language)
-	assert.Equal(t, JavaScript, list[1].Language)
+	assert.Equal(t, langPython, list[0].Language)
+	assert.Equal(t, langJavaScript, list[1].Language)
 
 	run(t, in, wire.ExecuteRequest{Code: "x = 1"})
 	info, err := in.CreateContext(t.Context(), wire.CreateContextRequest{Language: "python", Cwd: "/home/user/proj"})
@@ -328,7 +328,7 @@ func TestRuntimeCloseKillsEverything(t *testing.T) {
 		done <- err
 	}()
 	proc := <-pids
-	k, err := in.kernel(t.Context(), in.contexts[in.defaults[Python]])
+	k, err := in.kernel(t.Context(), in.contexts[in.defaults[langPython]])
 	require.NoError(t, err)
 	driver := k.pgids()[0]
 
@@ -455,7 +455,7 @@ func TestParseTemplates(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	for _, o := range []Option{WithRoot(""), WithLimits(Limits{Memory: -1}), WithInterruptGrace(0), WithTemplates(TemplateConfig{})} {
+	for _, o := range []Option{WithRoot(""), WithLimits(Limits{Memory: -1}), withInterruptGrace(0), WithTemplates(TemplateConfig{})} {
 		_, err := New(o)
 		assert.Error(t, err)
 	}

@@ -1,4 +1,4 @@
-package localrt_test
+package localrt
 
 import (
 	"context"
@@ -12,13 +12,12 @@ import (
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
-	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
 )
 
 // newClient serves a local runtime and returns a client of it.
 func newClient(t *testing.T) (*e2b.Client, *e2bserver.Server) {
 	t.Helper()
-	rt, err := localrt.New(localrt.WithRoot(t.TempDir()), localrt.WithInterruptGrace(time.Second))
+	rt, err := New(WithRoot(t.TempDir()), withInterruptGrace(time.Second))
 	require.NoError(t, err)
 	srv, err := e2bserver.New(e2bserver.WithRuntime(rt))
 	require.NoError(t, err)
