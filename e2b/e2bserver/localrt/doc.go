@@ -15,6 +15,12 @@
 // directory, reached through an os.Root so that no path or symbolic link
 // leads out of it; its processes run in the sandbox.
 //
+// # Options
+//
+// New takes Options named With..., applied in order. Each is checked when New
+// applies it: an option given a bad value, and a nil Option, make New return an
+// error that says which. New never panics.
+//
 // # Isolation
 //
 // This is process isolation, not a virtual machine: production untrusted code

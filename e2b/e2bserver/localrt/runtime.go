@@ -49,13 +49,25 @@ type Runtime struct {
 	closed    bool
 }
 
-// Option configures a Runtime.
-type Option func(*Runtime) error
+// An Option configures a Runtime at construction (New). Options are applied
+// in order; WithTemplates accumulates, the others replace what an earlier one
+// set. An option that is given a bad value, and a nil Option, make New fail
+// with an error saying which.
+type Option func(*config) error
+
+// config is what the options set.
+type config struct {
+	root      string
+	templates []TemplateConfig
+	limits    Limits
+	isolate   bool
+	grace     time.Duration
+}
 
 // WithRoot sets the directory under which sandboxes get their directories
 // (default os.TempDir()/tta-sandboxes). It is created when missing.
 func WithRoot(dir string) Option {
-	return func(rt *Runtime) error {
+	return func(c *config) error {
 		if dir == "" {
 			return errors.New("localrt: WithRoot: empty directory")
 		}
@@ -63,7 +75,7 @@ func WithRoot(dir string) Option {
 		if err != nil {
 			return fmt.Errorf("localrt: WithRoot: %w", err)
 		}
-		rt.root = abs
+		c.root = abs
 		return nil
 	}
 }
@@ -73,13 +85,13 @@ func WithRoot(dir string) Option {
 // the same templates with the Server (TemplateConfig.Template). It may be
 // given several times; configurations accumulate.
 func WithTemplates(ts ...TemplateConfig) Option {
-	return func(rt *Runtime) error {
+	return func(c *config) error {
 		for _, t := range ts {
 			if t.Name == "" && t.ID == "" {
 				return errors.New("localrt: WithTemplates: a template has neither Name nor ID")
 			}
 		}
-		rt.templates = append(rt.templates, ts...)
+		c.templates = append(c.templates, ts...)
 		return nil
 	}
 }
@@ -87,11 +99,11 @@ func WithTemplates(ts ...TemplateConfig) Option {
 // WithLimits sets the resource limits of each sandbox (default
 // DefaultLimits()). Fields must not be negative; zero leaves a limit unset.
 func WithLimits(l Limits) Option {
-	return func(rt *Runtime) error {
+	return func(c *config) error {
 		if err := l.validate(); err != nil {
 			return fmt.Errorf("localrt: WithLimits: %w", err)
 		}
-		rt.limits = l
+		c.limits = l
 		return nil
 	}
 }
@@ -101,8 +113,8 @@ func WithLimits(l Limits) Option {
 // per-process limits (FileSize, OpenFiles) apply. For debugging: sandbox
 // code then reads the host's files and reaches its network.
 func WithoutIsolation() Option {
-	return func(rt *Runtime) error {
-		rt.isolate = false
+	return func(c *config) error {
+		c.isolate = false
 		return nil
 	}
 }
@@ -110,30 +122,39 @@ func WithoutIsolation() Option {
 // withInterruptGrace sets how long cancelled code has to stop after SIGINT
 // before its kernel is killed (default defaultInterruptGrace).
 func withInterruptGrace(d time.Duration) Option {
-	return func(rt *Runtime) error {
+	return func(c *config) error {
 		if d <= 0 {
 			return fmt.Errorf("localrt: withInterruptGrace: must be > 0, got %v", d)
 		}
-		rt.grace = d
+		c.grace = d
 		return nil
 	}
 }
 
 // New returns a Runtime configured by opts.
 func New(opts ...Option) (*Runtime, error) {
-	rt := &Runtime{
-		root:      filepath.Join(os.TempDir(), "tta-sandboxes"),
-		limits:    DefaultLimits(),
-		isolate:   true,
-		grace:     defaultInterruptGrace,
-		instances: make(map[*instance]struct{}),
+	c := config{
+		root:    filepath.Join(os.TempDir(), "tta-sandboxes"),
+		limits:  DefaultLimits(),
+		isolate: true,
+		grace:   defaultInterruptGrace,
 	}
-	for _, o := range opts {
-		if err := o(rt); err != nil {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("localrt: New: option %d is nil; pass only options such as WithRoot", i+1)
+		}
+		if err := o(&c); err != nil {
 			return nil, err
 		}
 	}
-	return rt, nil
+	return &Runtime{
+		root:      c.root,
+		templates: c.templates,
+		limits:    c.limits,
+		isolate:   c.isolate,
+		grace:     c.grace,
+		instances: make(map[*instance]struct{}),
+	}, nil
 }
 
 // Isolation describes how the Runtime confines its sandboxes. The first

@@ -455,7 +455,7 @@ func TestParseTemplates(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	for _, o := range []Option{WithRoot(""), WithLimits(Limits{Memory: -1}), withInterruptGrace(0), WithTemplates(TemplateConfig{})} {
+	for _, o := range []Option{WithRoot(""), WithLimits(Limits{Memory: -1}), withInterruptGrace(0), WithTemplates(TemplateConfig{}), nil} {
 		_, err := New(o)
 		assert.Error(t, err)
 	}
