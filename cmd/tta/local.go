@@ -7,13 +7,12 @@ import (
 	"os"
 
 	"github.com/tta-dev/tta/e2b"
-	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
 	"github.com/tta-dev/tta/local"
 )
 
-// loadTemplates reads a templates file (see localrt.ParseTemplates); "" means
+// loadTemplates reads a templates file (see local.ParseTemplates); "" means
 // none.
-func loadTemplates(path string) ([]localrt.TemplateConfig, error) {
+func loadTemplates(path string) ([]local.Template, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -21,7 +20,7 @@ func loadTemplates(path string) ([]localrt.TemplateConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts, err := localrt.ParseTemplates(data)
+	ts, err := local.ParseTemplates(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
