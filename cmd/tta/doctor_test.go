@@ -17,10 +17,11 @@ import (
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 func TestDoctorHealthyTemplate(t *testing.T) {
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	localOnly(t)
 	r := runTTA(t, "", "doctor", "code-interpreter-v1")
 	require.Equal(t, exitOK, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)

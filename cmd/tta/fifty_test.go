@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 // fiftySandboxes is how many sandboxes TestFiftySandboxes runs at once.
@@ -33,7 +34,7 @@ func TestFiftySandboxes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping 50 concurrent sandboxes")
 	}
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc: cannot count sandbox processes")
 	}
@@ -95,7 +96,7 @@ func TestFiftySandboxes(t *testing.T) {
 	client.CloseIdleConnections()
 
 	assert.Zero(t, descendants(t), "no sandbox process is left once every sandbox is killed")
-	assertNoSandboxDirs(t, root)
+	testenv.AssertNoSandboxDirs(t, root)
 	goleak.VerifyNone(t, before)
 
 	assert.Equal(t, exitOK, s.shutdown(t))

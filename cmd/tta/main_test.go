@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -66,32 +67,8 @@ func localOnly(t *testing.T) string {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	root := filepath.Join(tmp, "tta-sandboxes")
-	t.Cleanup(func() { assertNoSandboxDirs(t, root) })
+	t.Cleanup(func() { testenv.AssertNoSandboxDirs(t, root) })
 	return root
-}
-
-// assertNoSandboxDirs checks that no sandbox directory is left under root.
-func assertNoSandboxDirs(t *testing.T, root string) {
-	t.Helper()
-	entries, err := os.ReadDir(root)
-	if os.IsNotExist(err) {
-		return
-	}
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	assert.Empty(t, names, "sandbox directories left behind")
-}
-
-// requirePython skips the test when python3 is missing: the local runtime's
-// code interpreter runs it.
-func requirePython(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed: the local sandbox's code interpreter needs it (install python3 to run this test)")
-	}
 }
 
 // cancelOn is a writer that cancels a context once what was written contains

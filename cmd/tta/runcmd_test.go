@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta"
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 // repoFile returns the path of a file of the repository.
@@ -26,7 +27,7 @@ func repoFile(t *testing.T, rel string) string {
 }
 
 func TestRunHello(t *testing.T) {
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	localOnly(t)
 	r := runTTA(t, "", "run", repoFile(t, "examples/hello.py"))
 	require.Equal(t, exitOK, r.code, "stderr:\n%s", r.stderr)
@@ -40,7 +41,7 @@ func TestRunHello(t *testing.T) {
 }
 
 func TestRunCodeThatRaises(t *testing.T) {
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	localOnly(t)
 	r := runTTA(t, "print('before')\nx = {}\nx['missing']\n", "run", "-")
 	assert.Equal(t, exitFailed, r.code)
@@ -52,7 +53,7 @@ func TestRunCodeThatRaises(t *testing.T) {
 }
 
 func TestRunEnvVarsStreamsAndVerbose(t *testing.T) {
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	localOnly(t)
 	code := "import os, sys\nprint(os.environ['GREETING'], os.environ['EMPTY'] == '')\nprint('to stderr', file=sys.stderr)\n"
 	r := runTTA(t, code, "run", "--env", "GREETING=hello world", "--env", "EMPTY=", "-v", "-")
@@ -63,7 +64,7 @@ func TestRunEnvVarsStreamsAndVerbose(t *testing.T) {
 }
 
 func TestRunLanguageFromExtension(t *testing.T) {
-	requirePython(t) // the default template starts a Python kernel in every sandbox
+	testenv.RequireTools(t, "python3") // the default template starts a Python kernel in every sandbox
 	localOnly(t)
 	file := filepath.Join(t.TempDir(), "hello.sh")
 	require.NoError(t, writeFile(file, "echo \"bash $((6 * 7))\"\n"))
@@ -73,7 +74,7 @@ func TestRunLanguageFromExtension(t *testing.T) {
 }
 
 func TestRunResultsStartOnALineOfTheirOwn(t *testing.T) {
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	localOnly(t)
 	r := runTTA(t, "print('no newline', end='')\n6 * 7\n", "run", "-")
 	require.Equal(t, exitOK, r.code, "stderr:\n%s", r.stderr)
@@ -81,7 +82,7 @@ func TestRunResultsStartOnALineOfTheirOwn(t *testing.T) {
 }
 
 func TestRunBinaryResult(t *testing.T) {
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	localOnly(t)
 	code := "class Img:\n    def _repr_png_(self):\n        return b'\\x89PNG\\r\\n\\x1a\\n' + bytes(100)\n    def __repr__(self):\n        return '<Img>'\nImg()\n"
 	r := runTTA(t, code, "run", "-")
@@ -90,7 +91,7 @@ func TestRunBinaryResult(t *testing.T) {
 }
 
 func TestRunTimeout(t *testing.T) {
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	localOnly(t)
 	r := runTTA(t, "print('spinning', flush=True)\nwhile True: pass\n", "run", "--timeout", "1s", "-")
 	assert.Equal(t, exitFailed, r.code)
@@ -99,7 +100,7 @@ func TestRunTimeout(t *testing.T) {
 }
 
 func TestRunInterrupted(t *testing.T) {
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	localOnly(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta/e2b"
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 // served is a `tta serve` running in-process.
@@ -112,14 +113,14 @@ func TestServePrintsExportsAndAGeneratedKey(t *testing.T) {
 	client.CloseIdleConnections()
 	assert.Equal(t, exitOK, s.shutdown(t))
 	assert.Contains(t, s.stderr.String(), "tta serve: stopped; killed 2 sandboxes")
-	assertNoSandboxDirs(t, root)
+	testenv.AssertNoSandboxDirs(t, root)
 	_, err = client.List(t.Context(), e2b.ListOptions{})
 	assert.Error(t, err, "the server no longer listens")
 	client.CloseIdleConnections()
 }
 
 func TestServeRunsCodeForClients(t *testing.T) {
-	requirePython(t)
+	testenv.RequireTools(t, "python3")
 	root := t.TempDir()
 	s := startServe(t, "--addr", "127.0.0.1:0", "--root", root, "--api-key", "e2b_0123456789abcdef")
 	assert.Equal(t, "e2b_0123456789abcdef", s.exports["E2B_API_KEY"])
@@ -139,7 +140,7 @@ func TestServeRunsCodeForClients(t *testing.T) {
 
 	assert.Equal(t, exitOK, s.shutdown(t))
 	assert.Contains(t, s.stderr.String(), "killed 0 sandboxes")
-	assertNoSandboxDirs(t, root)
+	testenv.AssertNoSandboxDirs(t, root)
 }
 
 func TestServeKeyFromEnvironmentAndTemplates(t *testing.T) {
