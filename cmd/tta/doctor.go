@@ -404,7 +404,7 @@ func probeUntil(ctx context.Context, window time.Duration, check func(context.Co
 		if onFail != nil {
 			onFail(o.probes, o.elapsed, err)
 		}
-		if !isTransient(err) && time.Now().Before(deadline) {
+		if !tta.IsTransient(err) && time.Now().Before(deadline) {
 			return o
 		}
 		if time.Now().Add(delay).After(deadline) {
@@ -419,13 +419,6 @@ func probeUntil(ctx context.Context, window time.Duration, check func(context.Co
 		}
 		delay = min(2*delay, probeMaxInterval)
 	}
-}
-
-// isTransient reports whether err says, through a Transient method anywhere in
-// its chain, that trying again may help.
-func isTransient(err error) bool {
-	var t interface{ Transient() bool }
-	return errors.As(err, &t) && t.Transient()
 }
 
 // statusOf returns the HTTP status of an *e2b.APIError in err's chain, or 0.
