@@ -21,7 +21,7 @@ const defaultServeAddr = "127.0.0.1:49982"
 const envServeAPIKey = "TTA_SERVE_API_KEY"
 
 func serveUsage(w io.Writer) {
-	fmt.Fprintf(w, `Usage: tta serve [--addr HOST:PORT] [--api-key KEY] [--templates FILE] [--root DIR]
+	fmt.Fprintf(w, `Usage: tta serve [--addr HOST:PORT] [--api-key KEY] [--templates FILE] [--root DIR] [limits]
 
 Serves E2B's API (control plane, envd and code interpreter) with sandboxes
 that run as local processes, for programs using E2B's official SDKs or package
@@ -37,8 +37,10 @@ The server listens on loopback unless --addr names another address, and warns
 when it does: whoever reaches it with the key runs code as this user.
 
 SIGINT or SIGTERM (Ctrl-C) kills every sandbox, then tta serve exits with
-status 0. Sandboxes are processes on this machine, isolated with Linux
-namespaces where the kernel allows; they are not virtual machines.
+status 0. Sandboxes are processes on this machine, confined where the kernel
+allows (a root file system, user and network of their own, resource limits):
+the first line tta serve prints says what is in force. They are not virtual
+machines.
 
 Flags:
 	--addr HOST:PORT   address to listen on; port 0 picks a free port (default %s)
@@ -48,7 +50,7 @@ Flags:
 	                                   "setup": ["pip install torch"], "env": {"K": "V"}}]}
 	                   setup commands run before the code interpreter opens its port
 	--root DIR         directory for the sandboxes' directories (default $TMPDIR/tta-sandboxes)
-`, envServeAPIKey, defaultServeAddr)
+%s`, envServeAPIKey, defaultServeAddr, limitsHelp())
 }
 
 func serveCommand(ctx context.Context, c *cli, args []string) int {
@@ -58,6 +60,7 @@ func serveCommand(ctx context.Context, c *cli, args []string) int {
 	apiKey := fs.String("api-key", "", "")
 	templatesFile := fs.String("templates", "", "")
 	root := fs.String("root", "", "")
+	lf := addLimitFlags(fs)
 	pos, err := parse(c, fs, serveUsage, args)
 	if err != nil {
 		return exitCodeOf(err)
@@ -76,8 +79,13 @@ func serveCommand(ctx context.Context, c *cli, args []string) int {
 		usageError(c, name, "--templates: %v", err)
 		return exitUsage
 	}
+	limits, err := lf.limits()
+	if err != nil {
+		usageError(c, name, "%v", err)
+		return exitUsage
+	}
 
-	l, err := local.Start(local.WithAddr(*addr), local.WithAPIKey(key), local.WithTemplates(templates...), local.WithRoot(*root))
+	l, err := local.Start(local.WithAddr(*addr), local.WithAPIKey(key), local.WithTemplates(templates...), local.WithRoot(*root), local.WithLimits(limits))
 	if errors.Is(err, e2b.ErrInvalidAPIKey) {
 		usageError(c, name, `the API key must be "e2b_" followed by hexadecimal digits, as E2B's clients require (such as e2b_0123456789abcdef)`)
 		return exitUsage

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -176,4 +177,35 @@ func TestServeWarnsWhenNotOnLoopback(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`^http://(127\.0\.0\.1|\[::1\]):[0-9]+$`), s.exports["E2B_API_URL"], "this machine dials loopback")
 	assert.Regexp(t, `tta serve: warning: listening on \S+, which is not a loopback address`, s.stderr.String())
 	assert.Equal(t, exitOK, s.shutdown(t))
+}
+
+func TestServeLimitsFromFlags(t *testing.T) {
+	s := startServe(t, "--addr", "127.0.0.1:0", "--root", t.TempDir(), "--open-files", "300", "--memory", "1.5G", "--disk", "0")
+	line := s.stderr.String()
+	if strings.Contains(line, "isolation: confined") {
+		assert.Contains(t, line, "300 open files", "the limits in force")
+		assert.NotContains(t, line, "disk", "--disk 0 removes the disk limit")
+		if os.Geteuid() == 0 {
+			assert.Contains(t, line, "memory 1536 MiB")
+		}
+	}
+	assert.Equal(t, exitOK, s.shutdown(t))
+
+	for _, bad := range [][]string{{"--memory", "lots"}, {"--cpus", "-1"}, {"--disk", "-2G"}} {
+		r := runTTA(t, "", append([]string{"serve", "--addr", "127.0.0.1:0", "--root", t.TempDir()}, bad...)...)
+		assert.Equal(t, exitUsage, r.code, "%v", bad)
+		assert.Empty(t, r.stdout, "%v: no exports", bad)
+	}
+}
+
+func TestSizeFlag(t *testing.T) {
+	for in, want := range map[string]int64{"512M": 512 << 20, "2G": 2 << 30, "1.5g": 3 << 29, "100": 100, "64KiB": 64 << 10, "1GB": 1 << 30} {
+		var s sizeFlag
+		require.NoError(t, s.Set(in), in)
+		assert.Equal(t, want, int64(s), in)
+	}
+	var s sizeFlag
+	assert.ErrorContains(t, s.Set("a lot"), "not a size")
+	assert.ErrorContains(t, s.Set("-1M"), "not a size")
+	assert.Equal(t, "2G", (&[]sizeFlag{2 << 30}[0]).String())
 }
