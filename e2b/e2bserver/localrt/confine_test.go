@@ -133,6 +133,9 @@ func TestConfinedSandboxEscapesFail(t *testing.T) {
 					if want[what] == "OSError" && (got == "PermissionError" || got == "OSError") {
 						continue
 					}
+					if what == "root" && got == "[]" {
+						continue // an unprivileged server's sandbox: its own, empty /root
+					}
 					assert.Equal(t, want[what], got, what)
 				}
 			})
@@ -140,7 +143,7 @@ func TestConfinedSandboxEscapesFail(t *testing.T) {
 			t.Run("bash", func(t *testing.T) {
 				for what, line := range map[string]string{
 					"shadow":       "cat /etc/shadow",
-					"root":         "ls -a /root",
+					"root":         "ls -A /root | grep .",
 					"host secret":  "cat " + secret,
 					"state dir":    "ls " + rt.root,
 					"other":        "cat " + otherHost,
