@@ -53,7 +53,7 @@ func localClient(b testing.TB) *e2b.Client {
 	return client
 }
 
-// reportPercentiles reports the 50th and 95th percentiles of ds in
+// reportPercentiles reports the 50th, 95th and 99th percentiles of ds in
 // milliseconds.
 func reportPercentiles(b *testing.B, ds []time.Duration) {
 	if len(ds) == 0 {
@@ -67,6 +67,7 @@ func reportPercentiles(b *testing.B, ds []time.Duration) {
 	}
 	b.ReportMetric(at(0.50), "p50-ms")
 	b.ReportMetric(at(0.95), "p95-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
 }
 
 // BenchmarkLocalCreateFirstExec measures a local sandbox's create plus its

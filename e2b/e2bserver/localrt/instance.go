@@ -291,8 +291,10 @@ func (in *instance) appendLog(data []byte) {
 }
 
 // warm starts the default python kernel in the background, so the first
-// execution does not wait for it.
-func (in *instance) warm() {
+// execution does not wait for it. The channel it returns is closed once the
+// kernel has started, failed to, or will not start.
+func (in *instance) warm() <-chan struct{} {
+	done := make(chan struct{})
 	in.mu.Lock()
 	c := in.contexts[in.defaults[langPython]]
 	closed := in.closed
@@ -301,12 +303,15 @@ func (in *instance) warm() {
 	}
 	in.mu.Unlock()
 	if c == nil || closed {
-		return
+		close(done)
+		return done
 	}
 	go func() {
 		defer in.wg.Done()
+		defer close(done)
 		_, _ = in.kernel(in.ctx, c)
 	}()
+	return done
 }
 
 // Close implements e2bserver.Instance: it kills every process of the sandbox

@@ -189,9 +189,10 @@ func (rt *Runtime) template(t e2bserver.Template) TemplateConfig {
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
-// Start implements e2bserver.Runtime: it makes the sandbox's directory and
-// returns at once; setup commands, if any, run in the background while the
-// interpreter port stays closed.
+// Start implements e2bserver.Runtime: it makes the sandbox and, for a
+// template with an interpreter and no setup, returns once its default
+// Python kernel has started (or failed to, or ctx ended); setup commands, if
+// any, run in the background while the interpreter port stays closed.
 func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bserver.Instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -273,7 +274,14 @@ func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bse
 		in.wg.Add(1)
 		go in.setup(tc.Setup)
 	case portOpen:
-		in.warm()
+		// As E2B's code interpreter, whose server answers only once its
+		// default kernel is up and whose template's start waits for that:
+		// a created sandbox runs its first code at once. A kernel that fails
+		// to start reports its error to the executions that need it.
+		select {
+		case <-in.warm():
+		case <-ctx.Done():
+		}
 	}
 	return in, nil
 }

@@ -511,3 +511,13 @@ func TestProcessExit(t *testing.T) {
 		})
 	}
 }
+
+func TestRuntimeStartReturnsWithTheKernelUp(t *testing.T) {
+	rt := newTestRuntime(t)
+	in := startSandbox(t, rt, e2bserver.SandboxSpec{})
+	c := in.contexts[in.defaults[langPython]]
+	require.True(t, c.mu.TryLock(), "the default kernel is still starting after Start returned")
+	k := c.k
+	c.mu.Unlock()
+	assert.NotNil(t, k, "as on E2B, a created sandbox's default kernel is up")
+}
