@@ -130,6 +130,15 @@ type launchSpec struct {
 	privileged bool
 }
 
+// release unmounts and removes the root a root server built for the
+// sandbox.
+func (l *launchSpec) release() error {
+	if l.cfg.Root == "" {
+		return nil
+	}
+	return removeMounted(l.cfg.Root)
+}
+
 // readyTimeout bounds the wait for the launcher to set up a process.
 const readyTimeout = 30 * time.Second
 

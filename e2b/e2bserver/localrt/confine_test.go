@@ -395,3 +395,25 @@ func TestConfinedRuntimeSweepsWhatADeadServerLeft(t *testing.T) {
 	_, err = os.Stat(live)
 	assert.NoError(t, err, "a live server's sandbox stays")
 }
+
+func TestRemoveMountedRefusesWhileSomethingIsMountedBelow(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "a", "sub")
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+	require.NoError(t, mountDisk(sub, 1<<20))
+	require.NoError(t, os.WriteFile(filepath.Join(sub, "keep"), []byte("x"), 0o644))
+	defer syscall.Unmount(sub, syscall.MNT_DETACH)
+
+	err := removeMounted(dir)
+	assert.ErrorContains(t, err, "not removing it")
+	_, err = os.Stat(filepath.Join(sub, "keep"))
+	assert.NoError(t, err, "a file under a mount was removed")
+
+	require.NoError(t, syscall.Unmount(sub, syscall.MNT_DETACH))
+	assert.NoError(t, removeMounted(dir))
+	_, err = os.Stat(dir)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

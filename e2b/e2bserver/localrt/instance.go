@@ -35,7 +35,6 @@ type instance struct {
 	// Confinement; launch is nil when processes run on the host.
 	launch   *launchSpec
 	owner    func(user string) (int, bool) // host owner of files written for user
-	disk     bool                          // dir is a tmpfs of its own
 	netns    *netns
 	cgroup   *cgroup
 	setupLog string // sandbox path of the setup commands' output
@@ -92,7 +91,6 @@ func (in *instance) confine(conf *confinement, internet bool) error {
 		if err := mountDisk(in.dir, limits.Disk); err != nil {
 			return err
 		}
-		in.disk = true
 	}
 	if err := conf.prepare(in.dir); err != nil {
 		return fmt.Errorf("localrt: sandbox directory: %w", err)
@@ -100,16 +98,13 @@ func (in *instance) confine(conf *confinement, internet bool) error {
 	if !conf.Confined {
 		return nil
 	}
-	l := conf.launchSpec(in.dir, in.id)
-	in.launch = l
-	l.cfg.Rlimits = limits.rlimits()
 	resolv := ""
 	if conf.cgroups != nil {
 		cg, err := conf.cgroups.sandbox(filepath.Base(in.dir), limits)
 		if err != nil {
 			return fmt.Errorf("localrt: sandbox limits: %w", err)
 		}
-		in.cgroup, l.cgroup = cg, cg
+		in.cgroup = cg
 	}
 	if conf.privileged {
 		slirp := ""
@@ -121,9 +116,15 @@ func (in *instance) confine(conf *confinement, internet bool) error {
 		if err != nil {
 			return fmt.Errorf("localrt: sandbox network: %w", err)
 		}
-		in.netns, l.netns = n, n
+		in.netns = n
 	}
-	l.cfg.Generated["/etc/resolv.conf"] = resolv
+	l, err := conf.launchSpec(in.dir, in.id, resolv)
+	if err != nil {
+		return fmt.Errorf("localrt: sandbox root: %w", err)
+	}
+	l.cfg.Rlimits = limits.rlimits()
+	l.netns, l.cgroup = in.netns, in.cgroup
+	in.launch = l
 	return nil
 }
 
@@ -140,12 +141,12 @@ func (in *instance) release() error {
 	if in.netns != nil {
 		in.netns.close()
 	}
-	if in.disk {
-		if uerr := syscall.Unmount(in.dir, syscall.MNT_DETACH); uerr != nil && err == nil {
-			err = fmt.Errorf("localrt: unmounting the sandbox's disk: %w", uerr)
+	if in.launch != nil {
+		if rerr := in.launch.release(); rerr != nil && err == nil {
+			err = rerr
 		}
 	}
-	if rerr := os.RemoveAll(in.dir); rerr != nil && err == nil {
+	if rerr := removeMounted(in.dir); rerr != nil && err == nil {
 		err = rerr
 	}
 	return err

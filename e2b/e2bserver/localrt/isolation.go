@@ -188,7 +188,11 @@ func (c *confinement) probe(root string) string {
 	if err != nil {
 		return "true not found"
 	}
-	l := c.launchSpec(dir, "probe")
+	l, err := c.launchSpec(dir, "probe", "")
+	if err != nil {
+		return "namespaces unavailable: " + err.Error()
+	}
+	defer l.release()
 	l.cfg.Cwd, l.cfg.UID, l.cfg.GID = homeDir, userID, userID
 	if c.privileged {
 		n, err := newNetns("", "")
@@ -246,31 +250,41 @@ func (c *confinement) prepare(dir string) error {
 }
 
 // launchSpec returns how processes of the sandbox at host directory dir
-// named id are launched, without the command.
-func (c *confinement) launchSpec(dir, id string) *launchSpec {
-	l := &launchSpec{privileged: c.privileged}
-	var binds []bindSpec
-	for _, d := range sandboxDirs {
-		binds = append(binds, bindSpec{Src: filepath.Join(dir, d), Path: "/" + d, Writable: true})
-	}
-	l.cfg = launchConfig{
-		Mount: c.mount,
-		Binds: append(binds, c.view.binds...),
+// named id are launched, without the command, with resolv as its
+// /etc/resolv.conf. A root server builds the sandbox's root here, once, at
+// dir+".root": release the spec when the sandbox ends.
+func (c *confinement) launchSpec(dir, id, resolv string) (*launchSpec, error) {
+	spec := rootSpec{
 		Links: c.view.links,
 		Generated: map[string]string{
-			"/etc/passwd":   "root:x:0:0:root:/root:/bin/bash\nuser:x:1000:1000::/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-			"/etc/group":    "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n",
-			"/etc/hostname": id + "\n",
-			"/etc/hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + id + "\n",
+			"/etc/passwd":      "root:x:0:0:root:/root:/bin/bash\nuser:x:1000:1000::/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+			"/etc/group":       "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n",
+			"/etc/hostname":    id + "\n",
+			"/etc/hosts":       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + id + "\n",
+			"/etc/resolv.conf": resolv,
 		},
-		Hostname: id,
-		Loopback: !c.privileged,
-		Nested:   !c.privileged,
 	}
-	if c.privileged {
-		l.cfg.IDMap = &idMap{Base: hostIDBase, Size: 1 << 16}
+	for _, d := range sandboxDirs {
+		spec.Binds = append(spec.Binds, bindSpec{Src: filepath.Join(dir, d), Path: "/" + d, Writable: true})
 	}
-	return l
+	spec.Binds = append(spec.Binds, c.view.binds...)
+	l := &launchSpec{privileged: c.privileged}
+	l.cfg = launchConfig{Hostname: id, Loopback: !c.privileged, Nested: !c.privileged}
+	if !c.privileged {
+		l.cfg.Mount, l.cfg.rootSpec = c.mount, spec
+		return l, nil
+	}
+	l.cfg.IDMap = &idMap{Base: hostIDBase, Size: 1 << 16}
+	root := dir + ".root"
+	if err := os.Mkdir(root, 0o700); err != nil {
+		return nil, err
+	}
+	l.cfg.Root = root
+	if err := spec.build(root); err != nil {
+		l.release()
+		return nil, fmt.Errorf("building the sandbox's root: %w", err)
+	}
+	return l, nil
 }
 
 // owner is the host uid and gid owning a file the server writes for user.

@@ -43,17 +43,14 @@ type launchConfig struct {
 	Env   []string `json:"env"`
 	Cwd   string   `json:"cwd"`   // sandbox path
 	Files int      `json:"files"` // descriptors from 3 on passed to the command
-	// Mount is an empty host directory the root is built on, in the
-	// launcher's own mount namespace.
-	Mount string `json:"mount"`
-	// Binds are the host paths the root shows, in order.
-	Binds []bindSpec `json:"binds"`
-	// Links are symbolic links made in the root (merged /usr: /bin -> usr/bin).
-	Links map[string]string `json:"links,omitempty"`
-	// Generated are files written into the root (/etc/passwd, ...).
-	Generated map[string]string `json:"generated,omitempty"`
-	UID       int               `json:"uid"`
-	GID       int               `json:"gid"`
+	// Root is the sandbox's root, built by the server (a root server builds
+	// it once per sandbox). When empty, the launcher builds one from rootSpec
+	// on Mount, an empty host directory, in its own mount namespace.
+	Root  string `json:"root,omitempty"`
+	Mount string `json:"mount,omitempty"`
+	rootSpec
+	UID int `json:"uid"`
+	GID int `json:"gid"`
 	// IDMap, when set, runs the command in a user namespace of its own with
 	// ids 0 to Size-1 mapped to the host's Base and up (a root server).
 	IDMap *idMap `json:"idmap,omitempty"`
@@ -66,6 +63,16 @@ type launchConfig struct {
 	Loopback bool      `json:"loopback,omitempty"`
 	Hostname string    `json:"hostname,omitempty"`
 	Rlimits  []rlimitV `json:"rlimits,omitempty"`
+}
+
+// rootSpec is what a sandbox's root holds.
+type rootSpec struct {
+	// Binds are the host paths the root shows, in order.
+	Binds []bindSpec `json:"binds,omitempty"`
+	// Links are symbolic links made in the root (merged /usr: /bin -> usr/bin).
+	Links map[string]string `json:"links,omitempty"`
+	// Generated are files written into the root (/etc/passwd, ...).
+	Generated map[string]string `json:"generated,omitempty"`
 }
 
 // bindSpec is host directory or file Src shown at Path in a sandbox's
@@ -140,10 +147,21 @@ func runLauncher(fds string) int {
 // enter builds the sandbox's root file system and makes it the launcher's
 // root, then sets what the command inherits (network, host name, limits).
 func (c *launchConfig) enter() error {
-	if err := c.buildRoot(); err != nil {
-		return err
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
 	}
-	if err := pivot(c.Mount); err != nil {
+	root := c.Root
+	if root == "" {
+		root = c.Mount
+		if err := c.rootSpec.build(root); err != nil {
+			return err
+		}
+	}
+	// The pid namespace's own /proc, then the root becomes the process's.
+	if err := syscall.Mount("proc", root+"/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	if err := pivot(root); err != nil {
 		return err
 	}
 	if c.Loopback {
@@ -177,49 +195,42 @@ const (
 	stRelAtime   = 0x1000
 )
 
-// buildRoot assembles the sandbox's root in c.Mount: a small tmpfs with
-// c.Binds bound in it (the sandbox's own directories writable, the host's
-// read-only), generated files, a minimal /dev and the pid namespace's own
-// /proc. The tmpfs is read-only once built.
-func (c *launchConfig) buildRoot() error {
-	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("making mounts private: %w", err)
-	}
-	r := c.Mount
+// build assembles a sandbox's root on r: a small tmpfs, private to this
+// mount namespace, with s.Binds bound in it (the sandbox's own directories
+// writable, the host's read-only), links, generated files, a minimal /dev
+// and an empty /proc. The tmpfs is read-only once built.
+func (s rootSpec) build(r string) error {
 	if err := syscall.Mount("tmpfs", r, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=0755,size=8m"); err != nil {
 		return fmt.Errorf("mounting the root tmpfs: %w", err)
 	}
-	for _, b := range c.Binds {
+	if err := syscall.Mount("", r, "", syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making the root private: %w", err)
+	}
+	for _, b := range s.Binds {
 		if err := bindInto(r, b.Src, b.Path, !b.Writable); err != nil {
 			return err
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(c.Links)) {
+	for _, name := range slices.Sorted(maps.Keys(s.Links)) {
 		if err := mkdirAll(r, filepath.Dir(name)); err != nil {
 			return err
 		}
-		if err := os.Symlink(c.Links[name], r+name); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := os.Symlink(s.Links[name], r+name); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("linking %s: %w", name, err)
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(c.Generated)) {
+	for _, name := range slices.Sorted(maps.Keys(s.Generated)) {
 		if err := mkdirAll(r, filepath.Dir(name)); err != nil {
 			return err
 		}
-		if err := os.WriteFile(r+name, []byte(c.Generated[name]), 0o644); err != nil {
+		if err := os.WriteFile(r+name, []byte(s.Generated[name]), 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
 	if err := buildDev(r); err != nil {
 		return err
 	}
-	if err := mkdirAll(r, "/proc"); err != nil {
-		return err
-	}
-	if err := syscall.Mount("proc", r+"/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("mounting /proc: %w", err)
-	}
-	for _, d := range []string{"/var", "/run", "/mnt", "/srv", "/opt"} {
+	for _, d := range []string{"/proc", "/var", "/run", "/mnt", "/srv", "/opt"} {
 		if err := mkdirAll(r, d); err != nil {
 			return err
 		}

@@ -47,11 +47,55 @@ func sweepStale(root string) {
 	}
 	for _, e := range entries {
 		if pid, ok := ownerPid(e.Name(), "", "."); ok && gone(pid) {
-			dir := filepath.Join(root, e.Name())
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
-			_ = os.RemoveAll(dir)
+			_ = removeMounted(filepath.Join(root, e.Name()))
 		}
 	}
+}
+
+// removeMounted detaches whatever is mounted on or under dir, then removes
+// dir. It removes nothing while anything is still mounted there: the binds
+// of a sandbox's root lead to the host's own directories.
+func removeMounted(dir string) error {
+	uerr := syscall.Unmount(dir, syscall.MNT_DETACH) // EINVAL when nothing is; EPERM without root
+	if p, err := mountUnder(dir); err != nil || p != "" {
+		return fmt.Errorf("localrt: %s stays mounted under %s (%v, %v); not removing it", p, dir, uerr, err)
+	}
+	return os.RemoveAll(dir)
+}
+
+// mountUnder returns a mount point at or under dir, or "".
+func mountUnder(dir string) (string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if p := unescapeMount(f[4]); isWithin(p, dir) {
+			return p, nil
+		}
+	}
+	return "", nil
+}
+
+// unescapeMount decodes the octal escapes (\040 for a space) of a
+// mountinfo path.
+func unescapeMount(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '\\' && i+3 < len(p) {
+			if n, err := strconv.ParseUint(p[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
 }
 
 // sweepStaleCgroups removes, below parent, the cgroups of Runtimes whose
