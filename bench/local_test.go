@@ -25,9 +25,9 @@ const benchKey = "e2b_0123456789abcdef0123456789abcdef01234567"
 
 // localClient serves a local runtime on a loopback socket, as tta serve does,
 // and returns a client of it. Cleanup kills every sandbox.
-func localClient(b testing.TB) *e2b.Client {
+func localClient(b testing.TB, opts ...localrt.Option) *e2b.Client {
 	b.Helper()
-	rt, err := localrt.New(localrt.WithRoot(b.TempDir()))
+	rt, err := localrt.New(append([]localrt.Option{localrt.WithRoot(b.TempDir())}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,29 +73,55 @@ func reportPercentiles(b *testing.B, ds []time.Duration) {
 // BenchmarkLocalCreateFirstExec measures a local sandbox's create plus its
 // first Python execution (1+1), until the result is back: what a stateless
 // tta run costs before the user's code runs. The kill is not timed.
+//
+//   - fork_server: the kernel is forked from the Runtime's fork server (a
+//     root server's default);
+//   - new_process: every kernel is a new python3 process
+//     (localrt.WithoutForkServer), as before the fork server and without root;
+//   - interleaved: one of each per iteration, so that both see the same load,
+//     reporting their p50s and new/fork, how many times faster forking is.
 func BenchmarkLocalCreateFirstExec(b *testing.B) {
 	testenv.RequireTools(b, "python3")
-	client := localClient(b)
-	ctx := context.Background()
-	var ds []time.Duration
-	for b.Loop() {
-		start := time.Now()
-		sbx, err := client.Create(ctx, e2b.CreateOptions{Timeout: time.Minute})
-		if err != nil {
-			b.Fatal(err)
+	b.Run("fork_server", func(b *testing.B) {
+		client := localClient(b)
+		var ds []time.Duration
+		for b.Loop() {
+			ds = append(ds, createFirstExec(b, client))
 		}
-		exec, err := sbx.RunCode(ctx, "1+1", e2b.RunCodeOptions{})
-		ds = append(ds, time.Since(start))
-		if err != nil || exec.Text() != "2" {
-			b.Fatalf("run code: %v, %+v", err, exec)
+		reportPercentiles(b, ds)
+	})
+	b.Run("new_process", func(b *testing.B) {
+		client := localClient(b, localrt.WithoutForkServer())
+		var ds []time.Duration
+		for b.Loop() {
+			ds = append(ds, createFirstExec(b, client))
 		}
-		b.StopTimer()
-		if _, err := sbx.Kill(ctx); err != nil {
-			b.Fatal(err)
+		reportPercentiles(b, ds)
+	})
+	b.Run("interleaved", func(b *testing.B) {
+		fork, fresh := localClient(b), localClient(b, localrt.WithoutForkServer())
+		var fds, nds []time.Duration
+		for b.Loop() {
+			fds = append(fds, createFirstExec(b, fork))
+			nds = append(nds, createFirstExec(b, fresh))
 		}
-		b.StartTimer()
+		f, n := median(fds), median(nds)
+		b.ReportMetric(f, "fork-p50-ms")
+		b.ReportMetric(n, "new-p50-ms")
+		if f > 0 {
+			b.ReportMetric(n/f, "new/fork")
+		}
+	})
+}
+
+// median returns the median of ds in milliseconds.
+func median(ds []time.Duration) float64 {
+	if len(ds) == 0 {
+		return 0
 	}
-	reportPercentiles(b, ds)
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[len(s)/2]) / float64(time.Millisecond)
 }
 
 // BenchmarkLocalExec compares running Python's 1+1 on a ready context (a

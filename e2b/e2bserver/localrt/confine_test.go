@@ -158,8 +158,8 @@ func TestConfinedSandboxEscapesFail(t *testing.T) {
 					assert.NotContains(t, stdout, "secret", what)
 					assert.NotContains(t, stdout, "host", what)
 				}
-				stdout, _, _ := command(t, in, "ls /home; id -u; id -un")
-				assert.Equal(t, "user\n1000\nuser\n", stdout)
+				stdout, _, _ := command(t, in, "ls /home; id -u; id -un; grep -E '^Cap(Prm|Eff)' /proc/self/status")
+				assert.Equal(t, "user\n1000\nuser\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n", stdout)
 			})
 
 			t.Run("files", func(t *testing.T) {

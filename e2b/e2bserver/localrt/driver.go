@@ -97,6 +97,10 @@ type procSpec struct {
 	// started, when set, runs right after the process started (resource
 	// limits of unconfined processes). An error kills the process.
 	started func(pid int) error
+	// fork, when set, starts a Python driver from the fork server instead,
+	// with stdout, stderr, fd 3 and fd 4: it returns the driver's pid (also
+	// its process group) and a function waiting for its end.
+	fork func(stdout, stderr, fd3, fd4 *os.File) (pid int, wait func() error, err error)
 }
 
 // start starts the process of s in its own process group with stdout,
@@ -123,8 +127,8 @@ func (s procSpec) start(stdout, stderr *os.File, extra ...*os.File) (*exec.Cmd, 
 // driverProc is a running driver process and the goroutines reading it.
 type driverProc struct {
 	language string
-	cmd      *exec.Cmd
-	pid      int // also the process group id
+	waitFn   func() error // waits for the process to end
+	pid      int          // also the process group id
 	prefix   []byte
 
 	reqW       *os.File // fd 3 of the driver
@@ -167,14 +171,19 @@ func startDriver(ctx context.Context, language string, spec procSpec) (*driverPr
 	reqR, evW := r[0], w[1] // the driver's ends of fd 3 and fd 4
 	p.reqW, p.evR, p.outR, p.outW, p.errR, p.errW = w[0], r[1], r[2], w[2], r[3], w[3]
 
-	cmd, err := spec.start(p.outW, p.errW, reqR, evW)
+	if spec.fork != nil {
+		p.pid, p.waitFn, err = spec.fork(p.outW, p.errW, reqR, evW)
+	} else {
+		var cmd *exec.Cmd
+		if cmd, err = spec.start(p.outW, p.errW, reqR, evW); err == nil {
+			p.pid, p.waitFn = cmd.Process.Pid, cmd.Wait
+		}
+	}
 	closeFiles(reqR, evW) // the driver has them now
 	if err != nil {
 		closeFiles(p.reqW, p.evR, p.outR, p.outW, p.errR, p.errW)
 		return nil, fmt.Errorf("localrt: starting the %s kernel: %w", language, err)
 	}
-	p.cmd = cmd
-	p.pid = cmd.Process.Pid
 
 	p.readers.Add(4)
 	go p.wait()
@@ -224,7 +233,7 @@ func openPipes(n int) (r, w []*os.File, err error) {
 // wait reaps the process.
 func (p *driverProc) wait() {
 	defer p.readers.Done()
-	p.waitErr = p.cmd.Wait()
+	p.waitErr = p.waitFn()
 	close(p.exited)
 }
 

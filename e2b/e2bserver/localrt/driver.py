@@ -524,4 +524,6 @@ def _serve():
             _send({"type": "done"})
 
 
-_serve()
+# The fork server (zygote.py) defines _TTA_ZYGOTE and serves kernels itself.
+if not globals().get("_TTA_ZYGOTE"):
+    _serve()

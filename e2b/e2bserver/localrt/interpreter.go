@@ -55,14 +55,25 @@ func (in *instance) kernel(ctx context.Context, c *kernelContext) (*kernel, erro
 	}
 	env := in.procEnv(defaultUser, nil)
 	spec := in.spec(nil, c.info.Cwd, defaultUser, env)
-	k, err := startKernel(ctx, kernelConfig{
+	cfg := kernelConfig{
 		language: c.info.Language,
 		dir:      spec.dir,
 		env:      env,
 		grace:    in.rt.grace,
 		confine:  spec.confine,
 		started:  spec.started,
-	})
+	}
+	if c.info.Language == langPython {
+		cfg.fork = in.forker(c.info.Cwd)
+	}
+	k, err := startKernel(ctx, cfg)
+	if err != nil && cfg.fork != nil && ctx.Err() == nil {
+		// Confining a forked kernel failed: start kernels as processes of
+		// their own from now on, as without a fork server.
+		in.rt.forkFailed(err)
+		cfg.fork = nil
+		k, err = startKernel(ctx, cfg)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,9 @@ type Isolation struct {
 	// Limits lists the resource limits in force; Unenforced those that are
 	// not, with why.
 	Limits, Unenforced []string
+	// Kernels says how kernels start: forked from a warm interpreter, or
+	// each as a new process (and why).
+	Kernels string
 }
 
 // String describes the isolation on one line.
@@ -48,6 +51,9 @@ func (i Isolation) String() string {
 	}
 	if len(i.Unenforced) > 0 {
 		s += "; not enforced: " + strings.Join(i.Unenforced, "; ")
+	}
+	if i.Kernels != "" {
+		s += "; kernels: " + i.Kernels
 	}
 	return s
 }

@@ -73,6 +73,8 @@ type kernelConfig struct {
 	grace    time.Duration       // 0: defaultInterruptGrace
 	confine  *launchSpec         // nil: on the host
 	started  func(pid int) error // after start (limits of unconfined kernels)
+	// fork, for Python, starts drivers from the fork server (procSpec.fork).
+	fork func(stdout, stderr, fd3, fd4 *os.File) (int, func() error, error)
 }
 
 // startKernel starts a kernel of cfg.language (see normalizeLanguage) working
@@ -109,6 +111,7 @@ func startKernel(ctx context.Context, cfg kernelConfig) (*kernel, error) {
 			return nil, err
 		}
 		k.spec.argv = []string{py, "-u", "-c", pythonDriver}
+		k.spec.fork = cfg.fork
 	case langJavaScript:
 		node, err := exec.LookPath("node")
 		if err != nil {

@@ -223,7 +223,7 @@ func (s rootSpec) build(r string) error {
 		if err := mkdirAll(r, filepath.Dir(name)); err != nil {
 			return err
 		}
-		if err := os.WriteFile(r+name, []byte(s.Generated[name]), 0o644); err != nil {
+		if err := writeFileUnforked(r+name, []byte(s.Generated[name])); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
@@ -284,10 +284,7 @@ func bindInto(r, src, dst string, ro bool) error {
 		err = mkdirAll(r, dst)
 	} else {
 		if err = mkdirAll(r, filepath.Dir(dst)); err == nil {
-			var f *os.File
-			if f, err = os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-				f.Close()
-			}
+			err = writeFileUnforked(target, nil)
 		}
 	}
 	if err != nil {
@@ -316,6 +313,15 @@ func bindInto(r, src, dst string, ro bool) error {
 		return fmt.Errorf("remounting %s: %w", dst, err)
 	}
 	return nil
+}
+
+// writeFileUnforked writes data to a new file at p while no process forks:
+// a child between fork and exec would hold the file open for writing, and
+// the root's tmpfs could not be made read-only (EBUSY) while it does.
+func writeFileUnforked(p string, data []byte) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	return os.WriteFile(p, data, 0o644)
 }
 
 // mkdirAll makes directory p (a root path) in r, where it is missing.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,9 @@ import (
 type netns struct {
 	fd    *os.File  // the namespace
 	slirp *exec.Cmd // nil without internet access
+	// ready waits until slirp4netns has configured the namespace (nil
+	// without internet access); it returns the same answer every time.
+	ready func() error
 }
 
 // blockedRanges are never reachable from a sandbox, even with internet
@@ -70,11 +74,14 @@ func newNetns(slirp, ip string) (*netns, error) {
 		if slirp == "" {
 			return nil
 		}
+		var routes strings.Builder
 		for _, p := range block {
-			out, err := exec.Command(ip, "route", "add", "prohibit", p.String()).CombinedOutput()
-			if err != nil {
-				return fmt.Errorf("ip route add prohibit %s: %v: %s", p, err, strings.TrimSpace(string(out)))
-			}
+			fmt.Fprintf(&routes, "route add prohibit %s\n", p)
+		}
+		cmd := exec.Command(ip, "-batch", "-")
+		cmd.Stdin = strings.NewReader(routes.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("ip route add prohibit: %v: %s", err, strings.TrimSpace(string(out)))
 		}
 		return nil
 	})
@@ -112,31 +119,36 @@ func blockedPrefixes() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// startSlirp starts slirp4netns on the namespace and waits until it has
-// configured it (tap0 with 10.0.2.100, gateway 10.0.2.2, DNS slirpDNS).
+// startSlirp starts slirp4netns on the namespace; n.ready then waits until
+// it has configured it (tap0 with 10.0.2.100, gateway 10.0.2.2, DNS
+// slirpDNS), so that the rest of a sandbox's start need not wait for it.
 func (n *netns) startSlirp(slirp string) error {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	defer readyR.Close()
 	cmd := exec.Command(slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
 		"--ready-fd=4", "--netns-type=path", "/proc/self/fd/3", "tap0")
 	cmd.ExtraFiles = []*os.File{n.fd, readyW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &limitedWriter{w: &strings.Builder{}, n: 4096}
+	cmd.Stdout, cmd.Stderr = out, out
 	err = cmd.Start()
 	readyW.Close()
 	if err != nil {
+		readyR.Close()
 		return fmt.Errorf("starting slirp4netns: %w", err)
 	}
 	n.slirp = cmd
-	_ = readyR.SetReadDeadline(time.Now().Add(slirpReadyTimeout))
-	var b [1]byte
-	if _, err := readyR.Read(b[:]); err != nil || b[0] != '1' {
-		return fmt.Errorf("slirp4netns did not configure the sandbox's network (%v): %s", err, strings.TrimSpace(out.String()))
-	}
+	n.ready = sync.OnceValue(func() error {
+		defer readyR.Close()
+		_ = readyR.SetReadDeadline(time.Now().Add(slirpReadyTimeout))
+		var b [1]byte
+		if _, err := readyR.Read(b[:]); err != nil || b[0] != '1' {
+			return fmt.Errorf("slirp4netns did not configure the sandbox's network (%v)", err)
+		}
+		return nil
+	})
 	return nil
 }
 

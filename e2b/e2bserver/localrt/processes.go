@@ -100,6 +100,9 @@ func (in *instance) RunProcess(ctx context.Context, spec e2bserver.ProcessSpec, 
 	if res.cancelled || ctx.Err() != nil {
 		return e2bserver.ProcessExit{}, ctx.Err()
 	}
+	if in.ctx.Err() != nil { // closed, before the bound ctx heard of it
+		return e2bserver.ProcessExit{}, errClosed
+	}
 	in.mu.Lock()
 	var sent syscall.Signal
 	if p := in.procs[pid]; p != nil {

@@ -39,6 +39,7 @@ type Runtime struct {
 	templates []TemplateConfig
 	limits    Limits
 	isolate   bool
+	fork      bool // Python kernels of confined sandboxes from a fork server
 	grace     time.Duration
 
 	confOnce sync.Once
@@ -46,6 +47,8 @@ type Runtime struct {
 	mu        sync.Mutex // protects the fields below
 	instances map[*instance]struct{}
 	conf      *confinement // set once by confinement
+	zyg       *zygote      // the fork server, once started
+	noFork    string       // why kernels are not forked, once they are not
 	closed    bool
 }
 
@@ -61,6 +64,7 @@ type config struct {
 	templates []TemplateConfig
 	limits    Limits
 	isolate   bool
+	fork      bool
 	grace     time.Duration
 }
 
@@ -119,6 +123,16 @@ func WithoutIsolation() Option {
 	}
 }
 
+// WithoutForkServer starts every Python kernel as a process of its own, as
+// an unprivileged server does, instead of forking it from the Runtime's
+// fork server (see Isolation.Kernels): for comparison and debugging.
+func WithoutForkServer() Option {
+	return func(c *config) error {
+		c.fork = false
+		return nil
+	}
+}
+
 // withInterruptGrace sets how long cancelled code has to stop after SIGINT
 // before its kernel is killed (default defaultInterruptGrace).
 func withInterruptGrace(d time.Duration) Option {
@@ -137,6 +151,7 @@ func New(opts ...Option) (*Runtime, error) {
 		root:    filepath.Join(os.TempDir(), "tta-sandboxes"),
 		limits:  DefaultLimits(),
 		isolate: true,
+		fork:    true,
 		grace:   defaultInterruptGrace,
 	}
 	for i, o := range opts {
@@ -152,6 +167,7 @@ func New(opts ...Option) (*Runtime, error) {
 		templates: c.templates,
 		limits:    c.limits,
 		isolate:   c.isolate,
+		fork:      c.fork,
 		grace:     c.grace,
 		instances: make(map[*instance]struct{}),
 	}, nil
@@ -161,7 +177,50 @@ func New(opts ...Option) (*Runtime, error) {
 // call decides it: it checks the kernel and tools, makes the Runtime's
 // cgroups and launches a probe process (tens of milliseconds).
 func (rt *Runtime) Isolation() Isolation {
-	return rt.confinement().Isolation
+	iso := rt.confinement().Isolation
+	if iso.Confined {
+		iso.Kernels = "each a new process"
+		rt.mu.Lock()
+		switch {
+		case rt.noFork != "":
+			iso.Kernels += " (" + rt.noFork + ")"
+		case rt.conf.privileged && rt.fork:
+			iso.Kernels = "Python kernels forked from a warm interpreter, then confined"
+		}
+		rt.mu.Unlock()
+	}
+	return iso
+}
+
+// forkServer returns the Runtime's fork server, starting it on first use, or
+// nil where kernels are not forked.
+func (rt *Runtime) forkServer() *zygote {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if !rt.fork || rt.noFork != "" || rt.closed {
+		return nil
+	}
+	if rt.zyg == nil {
+		py, err := pythonPath()
+		if err == nil {
+			rt.zyg, err = startZygote(py)
+		}
+		if err != nil {
+			rt.noFork = "fork server: " + err.Error()
+			return nil
+		}
+	}
+	return rt.zyg
+}
+
+// forkFailed stops forking kernels after a forked one failed to start, and
+// says why in Isolation.
+func (rt *Runtime) forkFailed(err error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.noFork == "" {
+		rt.noFork = "the fork server failed: " + err.Error()
+	}
 }
 
 func (rt *Runtime) confinement() *confinement {
@@ -283,6 +342,12 @@ func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bse
 		case <-ctx.Done():
 		}
 	}
+	if in.netns != nil && in.netns.ready != nil {
+		if err := in.netns.ready(); err != nil {
+			in.Close()
+			return nil, fmt.Errorf("localrt: sandbox network: %w", err)
+		}
+	}
 	return in, nil
 }
 
@@ -298,7 +363,7 @@ func (rt *Runtime) forget(in *instance) {
 func (rt *Runtime) Close() error {
 	rt.mu.Lock()
 	rt.closed = true
-	conf := rt.conf
+	conf, zyg := rt.conf, rt.zyg
 	ins := make([]*instance, 0, len(rt.instances))
 	for in := range rt.instances {
 		ins = append(ins, in)
@@ -307,6 +372,9 @@ func (rt *Runtime) Close() error {
 	var errs []error
 	for _, in := range ins {
 		errs = append(errs, in.Close())
+	}
+	if zyg != nil {
+		zyg.close()
 	}
 	if conf != nil {
 		conf.release()
