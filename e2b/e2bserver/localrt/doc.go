@@ -53,6 +53,15 @@
 // network namespace of its own. Limits (memory, processes, CPU through a
 // cgroup per sandbox, disk through a size-limited tmpfs) need root too.
 //
+// A root server forks Python kernels from a fork server: one python3 per
+// Runtime with the kernel driver's modules imported. Each forked kernel is
+// confined as above before it runs anything of the sandbox's, keeps only
+// its own pipes, draws its own random numbers and starts with a fresh
+// __main__; a sandbox starts in milliseconds rather than the tens an
+// interpreter takes. A kernel that cannot be confined after the fork is
+// started as a process of its own, as without root, and Isolation says so.
+// Forked kernels share the fork server's hash seed (PYTHONHASHSEED).
+//
 // Where namespaces are forbidden (some containers) or WithoutIsolation is
 // given, processes run on the host as the server's user in their own
 // process groups, with the sandbox's home as working directory and $HOME
