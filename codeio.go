@@ -42,9 +42,11 @@ type CodeInput struct {
 	// re-panics in its own goroutine with a *PanicError that carries the
 	// value and the callback's stack. A callback must not call Close on the
 	// primitive running it: Close waits for the call, which waits for the
-	// callback.
-	OnStdout func(text string)
-	OnStderr func(text string)
+	// callback. They are left out of JSON encodings of a CodeInput (a
+	// function cannot travel), so a CodeInput can be an activity's input
+	// in engines such as Temporal.
+	OnStdout func(text string) `json:"-"`
+	OnStderr func(text string) `json:"-"`
 }
 
 // File is a file to write into the sandbox before the code runs. It is a plain
