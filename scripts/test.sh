@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 modules=(.)
 [ -f bench/go.mod ] && modules+=(bench)
+[ -f temporal/go.mod ] && modules+=(temporal)
 
 step() { printf '\n== %s\n' "$*"; }
 

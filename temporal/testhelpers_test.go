@@ -1,0 +1,11 @@
+package ttatemporal
+
+import (
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+)
+
+type (
+	activityInfo  = activity.Info
+	encodedValues = converter.EncodedValues
+)
