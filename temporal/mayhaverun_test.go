@@ -92,3 +92,39 @@ func TestMayHaveRunErrorMatchesItsSentinel(t *testing.T) {
 	assert.Equal(t, "ttatemporal: attempt 2 started running the code and its worker was lost (sandbox a, b); not running it again, since it may have run: check its effects, then start a new workflow or retry with WithRerunStartedCode", err.Error())
 	assert.False(t, errors.Is(errors.New("x"), ErrMayHaveRun))
 }
+
+func TestStartReachesTheServerBeforeTheCodeRuns(t *testing.T) {
+	var mu sync.Mutex
+	var beats []Progress
+	fake := ttatest.NewFakeProvider()
+	var seenAtRun []Progress
+	fake.Handle(func(ctx context.Context, r ttatest.Run) (ttatest.Output, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		seenAtRun = append([]Progress(nil), beats...)
+		return ttatest.Output{}, nil
+	})
+	exec, err := tta.NewCodeExecution(tta.WithProvider(HeartbeatProvider(fake)))
+	require.NoError(t, err)
+	defer exec.Close()
+	a, err := NewActivity("code", tta.Primitive[tta.CodeInput, tta.CodeOutput](exec))
+	require.NoError(t, err)
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.SetOnActivityHeartbeatListener(func(info *activityInfo, details encodedValues) {
+		var p Progress
+		require.NoError(t, details.Get(&p))
+		mu.Lock()
+		beats = append(beats, p)
+		mu.Unlock()
+	})
+	a.Register(env)
+	_, err = env.ExecuteActivity("code", tta.CodeInput{Code: "x = 1"})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, seenAtRun, "a heartbeat reached the server before the code ran")
+	last := seenAtRun[len(seenAtRun)-1]
+	assert.True(t, last.CodeStarted)
+	assert.Len(t, last.SandboxIDs, 1)
+}
