@@ -41,7 +41,8 @@ import (
 // error that the primitive's Retry would not retry (Permanent, Transient()
 // false, refused by RetryIf) is returned as a non-retryable application
 // error, and without a Retry every error of the primitive is (tta runs a
-// primitive without Retry once). Attempts lost to a worker that died or
+// primitive without Retry once; its type still says whether the error
+// itself is transient). Attempts lost to a worker that died or
 // timed out are retried by the policy in both cases (Temporal's default
 // policy without a Retry): that is how another worker finishes the work.
 // See the package documentation for the error mapping and for code.
@@ -50,7 +51,7 @@ import (
 type Activity[In, Out any] struct {
 	name      string
 	p         tta.Primitive[In, Out] // what one attempt runs
-	retryable func(error) bool
+	retryable func(error) bool       // nil: the primitive has no Retry
 	options   workflow.ActivityOptions
 	rerun     bool
 	kill      func(ctx context.Context, sandboxID string) error
@@ -122,7 +123,7 @@ func derive[In, Out any](p tta.Primitive[In, Out]) (workflow.ActivityOptions, tt
 		} else {
 			o.StartToCloseTimeout = DefaultStartToCloseTimeout
 		}
-		return o, p, func(error) bool { return false }
+		return o, p, nil
 	}
 	p = inner
 	if each, inner, ok := tta.TimeoutOf(p); ok {
@@ -211,7 +212,11 @@ func (a *Activity[In, Out]) run(ctx context.Context, in In) (Out, error) {
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return zero, err // cancelled: Temporal reports the cancellation itself
 	}
-	return zero, ToTemporal(err, a.retryable(err))
+	if a.retryable == nil { // tta runs a primitive without Retry once
+		return zero, toTemporal(err, tta.RetrySettings{}.Retryable(err), false)
+	}
+	retryable := a.retryable(err)
+	return zero, toTemporal(err, retryable, retryable)
 }
 
 // killLeftovers kills the sandboxes of an earlier attempt, when the

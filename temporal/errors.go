@@ -206,6 +206,13 @@ func sentinelsOf(err error) []string {
 // for activities written by hand. A nil err stays nil, and an error that is
 // already a Temporal application or canceled error is returned as it is.
 func ToTemporal(err error, retryable bool) error {
+	return toTemporal(err, retryable, retryable)
+}
+
+// toTemporal is ToTemporal with the kind of the error (TypeTransient or
+// TypePermanent, for errors of no other type) apart from whether Temporal
+// may retry it.
+func toTemporal(err error, transient, retryable bool) error {
 	if err == nil {
 		return nil
 	}
@@ -254,7 +261,7 @@ func ToTemporal(err error, retryable bool) error {
 		typ = TypeTimeout
 	case errors.As(err, &panicErr):
 		typ = TypePanic
-	case retryable:
+	case transient:
 		typ = TypeTransient
 	default:
 		typ = TypePermanent

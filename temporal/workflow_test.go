@@ -131,6 +131,7 @@ func TestWithoutRetryThePrimitiveRunsOnce(t *testing.T) {
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.False(t, e.Retryable, "tta runs a primitive without Retry once")
+	assert.Equal(t, TypeTransient, e.Type, "the type still says what the error is")
 	assert.Equal(t, int32(1), calls.Load())
 }
 
