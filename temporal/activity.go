@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -204,8 +205,7 @@ func (a *Activity[In, Out]) run(ctx context.Context, in In) (Out, error) {
 		Metadata: SandboxMetadata(info),
 	})
 	hb := startHeartbeats(ctx, info.HeartbeatTimeout)
-	out, err := a.p.Execute(hb.context(ctx), in)
-	hb.stop()
+	out, err := a.execute(hb, ctx, in)
 	if err == nil {
 		return out, nil
 	}
@@ -217,6 +217,19 @@ func (a *Activity[In, Out]) run(ctx context.Context, in In) (Out, error) {
 	}
 	retryable := a.retryable(err)
 	return zero, toTemporal(err, retryable, retryable)
+}
+
+// execute runs one attempt of the primitive with hb in its context and
+// stops hb. A panic of the primitive becomes a *tta.PanicError, marked
+// Permanent: running the same input again would panic again.
+func (a *Activity[In, Out]) execute(hb *heartbeats, ctx context.Context, in In) (out Out, err error) {
+	defer hb.stop()
+	defer func() {
+		if v := recover(); v != nil {
+			err = tta.Permanent(&tta.PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	return a.p.Execute(hb.context(ctx), in)
 }
 
 // killLeftovers kills the sandboxes of an earlier attempt, when the

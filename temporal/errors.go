@@ -64,8 +64,9 @@ func (e *MayHaveRunError) Transient() bool { return false }
 // Error is an error of an Activity as a workflow sees it (Execute,
 // FromTemporal): the Temporal error, and the tta error it stands for, which
 // errors.Is and errors.As find through Unwrap: a *tta.TemplateNotReadyError,
-// *tta.ExecutionError, *tta.SandboxError, *tta.InstallError or
-// *MayHaveRunError with their fields, or an error matching the tta
+// *tta.ExecutionError, *tta.SandboxError, *tta.InstallError,
+// *tta.PanicError (its Value the panic value's text) or *MayHaveRunError
+// with their fields, or an error matching the tta
 // sentinels the original matched (tta.ErrTimeout, tta.ErrCodeTimeout,
 // tta.ErrSandboxGone, ...). Errors nested inside these (a SandboxError's
 // Err, a TemplateNotReadyError's Last) keep their message and sentinels,
@@ -162,6 +163,10 @@ type details struct {
 	Packages []string `json:"packages,omitempty"`
 	ExitCode int      `json:"exit_code,omitempty"`
 	Stderr   string   `json:"stderr,omitempty"`
+
+	// Panic
+	Panic string `json:"panic,omitempty"`
+	Stack string `json:"stack,omitempty"`
 
 	// MayHaveRun
 	Attempt    int      `json:"attempt,omitempty"`
@@ -261,6 +266,7 @@ func toTemporal(err error, transient, retryable bool) error {
 		typ = TypeTimeout
 	case errors.As(err, &panicErr):
 		typ = TypePanic
+		d.Panic, d.Stack = fmt.Sprint(panicErr.Value), string(panicErr.Stack)
 	case transient:
 		typ = TypeTransient
 	default:
@@ -325,6 +331,8 @@ func rebuild(typ string, d details) error {
 		}
 	case TypeMayHaveRun:
 		return &MayHaveRunError{Attempt: d.Attempt, SandboxIDs: d.SandboxIDs}
+	case TypePanic:
+		return &tta.PanicError{Value: d.Panic, Stack: []byte(d.Stack)}
 	}
 	return remote
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/tta-dev/tta"
 	"github.com/tta-dev/tta/ttatest"
@@ -35,7 +34,7 @@ func retriedAttempt(t *testing.T, prev Progress, opts ...Option) (error, *ttates
 	}))
 	a, err := NewActivity("code", tta.Primitive[tta.CodeInput, tta.CodeOutput](exec), opts...)
 	require.NoError(t, err)
-	var s testsuite.WorkflowTestSuite
+	s := quietSuite()
 	env := s.NewTestActivityEnvironment()
 	a.Register(env)
 	env.SetHeartbeatDetails(prev)
@@ -109,7 +108,7 @@ func TestStartReachesTheServerBeforeTheCodeRuns(t *testing.T) {
 	defer exec.Close()
 	a, err := NewActivity("code", tta.Primitive[tta.CodeInput, tta.CodeOutput](exec))
 	require.NoError(t, err)
-	var s testsuite.WorkflowTestSuite
+	s := quietSuite()
 	env := s.NewTestActivityEnvironment()
 	env.SetOnActivityHeartbeatListener(func(info *activityInfo, details encodedValues) {
 		var p Progress

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tta-dev/tta"
@@ -23,7 +22,7 @@ import (
 // workflow that calls Execute, and returns what Execute returned.
 func runInWorkflow[In, Out any](t *testing.T, a *Activity[In, Out], in In) (Out, error) {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
+	s := quietSuite()
 	env := s.NewTestWorkflowEnvironment()
 	a.Register(env)
 	var out Out
@@ -270,7 +269,7 @@ func TestCodeActivityRecordsItsStartBeforeTheCodeRuns(t *testing.T) {
 	a, err := NewActivity("code", tta.Primitive[tta.CodeInput, tta.CodeOutput](exec))
 	require.NoError(t, err)
 
-	var s testsuite.WorkflowTestSuite
+	s := quietSuite()
 	env := s.NewTestWorkflowEnvironment()
 	var mu sync.Mutex
 	var beats []Progress
@@ -326,4 +325,41 @@ func TestCodeDoesNotStartWhenItsStartCannotBeRecorded(t *testing.T) {
 	assert.Contains(t, err.Error(), "could not record its start")
 	assert.Equal(t, 0, fake.Calls(ttatest.OpRun), "no code ran")
 	assert.True(t, tta.CodeNotStarted(err))
+}
+
+func TestBadCodeInputIsAPermanentError(t *testing.T) {
+	fake := ttatest.NewFakeProvider()
+	exec, err := tta.NewCodeExecution(tta.WithProvider(HeartbeatProvider(fake)))
+	require.NoError(t, err)
+	defer exec.Close()
+	a, err := NewActivity("code", tta.Retry[tta.CodeInput, tta.CodeOutput](exec, fastRetry...))
+	require.NoError(t, err)
+	_, err = runInWorkflow(t, a, tta.CodeInput{Code: "x = 1", Timeout: -time.Second})
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, TypePermanent, e.Type)
+	assert.False(t, e.Retryable)
+	assert.Contains(t, err.Error(), "CodeInput.Timeout must be >= 0")
+	assert.Equal(t, 0, fake.Calls(ttatest.OpCreate), "bad input creates no sandbox, on no attempt")
+}
+
+func TestPanickingPrimitiveIsAPanicErrorNotRetried(t *testing.T) {
+	var calls atomic.Int32
+	a, err := NewActivity("panics", tta.Func[int, int](func(ctx context.Context, n int) (int, error) {
+		calls.Add(1)
+		panic("boom")
+	}))
+	require.NoError(t, err)
+	_, err = runInWorkflow(t, a, 1)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, TypePanic, e.Type)
+	assert.False(t, e.Retryable)
+	var pe *tta.PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "boom", pe.Value)
+	assert.Contains(t, string(pe.Stack), "TestPanickingPrimitiveIsAPanicErrorNotRetried", "the stack of the panic travels")
+	assert.Equal(t, "tta: panic: boom", err.Error())
+	assert.Equal(t, int32(1), calls.Load(), "a panic is not retried")
+	// TestMain's goleak check fails if the heartbeat loop outlived the panic.
 }
