@@ -289,6 +289,20 @@ func FromTemporal(err error) error {
 	if err == nil {
 		return nil
 	}
+	// A timeout first: its cause may be an earlier attempt's error.
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		which := map[enumspb.TimeoutType]string{
+			enumspb.TIMEOUT_TYPE_START_TO_CLOSE:    "start-to-close",
+			enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: "schedule-to-close",
+		}[timeoutErr.TimeoutType()]
+		if which != "" {
+			return &Error{Type: TypeTimeout, tta: &remoteError{
+				msg:       "ttatemporal: the activity ran out of its " + which + " timeout: " + err.Error(),
+				sentinels: []string{"ErrTimeout", "DeadlineExceeded"},
+			}, temporal: err}
+		}
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && strings.HasPrefix(appErr.Type(), "tta.") {
 		var d details
@@ -296,16 +310,6 @@ func FromTemporal(err error) error {
 			d = details{Message: appErr.Message()}
 		}
 		return &Error{Type: appErr.Type(), Retryable: !appErr.NonRetryable(), tta: rebuild(appErr.Type(), d), temporal: err}
-	}
-	var timeoutErr *temporal.TimeoutError
-	if errors.As(err, &timeoutErr) {
-		switch timeoutErr.TimeoutType() {
-		case enumspb.TIMEOUT_TYPE_START_TO_CLOSE, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE:
-			return &Error{Type: TypeTimeout, tta: &remoteError{
-				msg:       "ttatemporal: activity timed out (" + strings.ToLower(strings.TrimPrefix(timeoutErr.TimeoutType().String(), "TimeoutType")) + "): " + err.Error(),
-				sentinels: []string{"ErrTimeout", "DeadlineExceeded"},
-			}, temporal: err}
-		}
 	}
 	return err
 }

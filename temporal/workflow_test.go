@@ -237,6 +237,26 @@ func TestActivityTimeoutMatchesErrTimeout(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	var timeoutErr *temporal.TimeoutError
 	assert.ErrorAs(t, err, &timeoutErr)
+	assert.Contains(t, err.Error(), "ran out of its start-to-close timeout")
+}
+
+func TestTimeoutAfterAFailedAttemptIsStillATimeout(t *testing.T) {
+	var calls atomic.Int32
+	p := tta.Func[int, int](func(ctx context.Context, n int) (int, error) {
+		if calls.Add(1) == 1 {
+			return 0, ttatest.Transient(errors.New("connection refused"))
+		}
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+	a, err := NewActivity("slow", tta.Retry(tta.Timeout(p, 50*time.Millisecond), tta.MaxAttempts(2), tta.InitialInterval(time.Millisecond)))
+	require.NoError(t, err)
+	_, err = runInWorkflow(t, a, 1)
+	assert.ErrorIs(t, err, tta.ErrTimeout, "the last attempt timed out, whatever the one before it said: %v", err)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, TypeTimeout, e.Type)
+	assert.Equal(t, int32(2), calls.Load())
 }
 
 // codeActivity returns a code activity on fake, the starts recorded by
