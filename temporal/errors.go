@@ -34,8 +34,9 @@ const (
 var ErrMayHaveRun = errors.New("ttatemporal: code may have run in an earlier attempt")
 
 // MayHaveRunError is the error of an attempt of an Activity that did not
-// run its primitive because the attempt before it, whose worker was lost,
-// had started running code (its last heartbeat said so; see
+// run its primitive because an attempt before it had started running code
+// and did not complete: its worker was lost, or a step after the code
+// failed with an error Temporal retries (its last heartbeat said so; see
 // HeartbeatProvider). It is non-retryable: code may have side effects, and
 // tta never runs it twice on its own. WithRerunStartedCode runs it again
 // instead. It matches ErrMayHaveRun. It is a plain value.
@@ -48,7 +49,7 @@ type MayHaveRunError struct {
 
 // Error describes the failure and the remedy.
 func (e *MayHaveRunError) Error() string {
-	msg := fmt.Sprintf("ttatemporal: attempt %d started running the code and its worker was lost", e.Attempt)
+	msg := fmt.Sprintf("ttatemporal: attempt %d started running the code and did not complete", e.Attempt)
 	if len(e.SandboxIDs) > 0 {
 		msg += " (sandbox " + strings.Join(e.SandboxIDs, ", ") + ")"
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -88,7 +89,7 @@ func TestMayHaveRunErrorMatchesItsSentinel(t *testing.T) {
 	err := &MayHaveRunError{Attempt: 2, SandboxIDs: []string{"a", "b"}}
 	assert.ErrorIs(t, err, ErrMayHaveRun)
 	assert.False(t, tta.IsTransient(err))
-	assert.Equal(t, "ttatemporal: attempt 2 started running the code and its worker was lost (sandbox a, b); not running it again, since it may have run: check its effects, then start a new workflow or retry with WithRerunStartedCode", err.Error())
+	assert.Equal(t, "ttatemporal: attempt 2 started running the code and did not complete (sandbox a, b); not running it again, since it may have run: check its effects, then start a new workflow or retry with WithRerunStartedCode", err.Error())
 	assert.False(t, errors.Is(errors.New("x"), ErrMayHaveRun))
 }
 
@@ -126,4 +127,25 @@ func TestStartReachesTheServerBeforeTheCodeRuns(t *testing.T) {
 	last := seenAtRun[len(seenAtRun)-1]
 	assert.True(t, last.CodeStarted)
 	assert.Len(t, last.SandboxIDs, 1)
+}
+
+func TestStepAfterCodeFailingDoesNotRunTheCodeAgain(t *testing.T) {
+	fake := ttatest.NewFakeProvider()
+	exec, err := tta.NewCodeExecution(tta.WithProvider(HeartbeatProvider(fake)))
+	require.NoError(t, err)
+	defer exec.Close()
+	var summaries atomic.Int32
+	summarise := tta.Func[tta.CodeOutput, string](func(ctx context.Context, out tta.CodeOutput) (string, error) {
+		summaries.Add(1)
+		return "", ttatest.Transient(errors.New("model overloaded"))
+	})
+	flow := tta.Then(tta.Primitive[tta.CodeInput, tta.CodeOutput](exec), summarise)
+	a, err := NewActivity("code-then-summary", tta.Retry(flow, fastRetry...))
+	require.NoError(t, err)
+	_, err = runInWorkflow(t, a, tta.CodeInput{Code: `print("side effect")`})
+	var mayRun *MayHaveRunError
+	require.ErrorAs(t, err, &mayRun, "got %v", err)
+	assert.Equal(t, 1, mayRun.Attempt)
+	assert.Equal(t, 1, fake.Calls(ttatest.OpRun), "the code ran once although the step after it was retried")
+	assert.Equal(t, int32(1), summaries.Load())
 }
