@@ -184,6 +184,16 @@ const (
 // calls in flight), in which case it returns the zero Out and an error wrapping
 // ErrCircuitOpen. Otherwise it returns p's result unchanged.
 func (b *Breaker[In, Out]) Execute(ctx context.Context, in In) (out Out, err error) {
+	ctx, o := observe(ctx, spanBreaker)
+	defer o.end(ctx, &err)
+	var found BreakerState // the state before this call, when observed
+	if o.t != nil {
+		found = b.peek()
+		defer func() { o.breakerChanged(ctx, found, b.peek()) }()
+		if o.recording() {
+			o.set(attrBreaker.String(found.String()))
+		}
+	}
 	gen, err := b.acquire()
 	if err != nil {
 		return out, err
@@ -210,6 +220,14 @@ func (b *Breaker[In, Out]) State() BreakerState {
 	s := b.state
 	b.unlock()
 	return s
+}
+
+// peek returns the current state as it is, without the lazy move from open
+// to half-open that State makes.
+func (b *Breaker[In, Out]) peek() BreakerState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state
 }
 
 // acquire admits a call, returning the generation it runs in, or rejects it.

@@ -79,7 +79,9 @@ type bulkhead[In, Out any] struct {
 	waiting atomic.Int64  // callers waiting for a slot
 }
 
-func (b *bulkhead[In, Out]) Execute(ctx context.Context, in In) (Out, error) {
+func (b *bulkhead[In, Out]) Execute(ctx context.Context, in In) (_ Out, err error) {
+	ctx, o := observe(ctx, spanBulkhead)
+	defer o.end(ctx, &err)
 	select {
 	case b.slots <- struct{}{}:
 	default:

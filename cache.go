@@ -118,7 +118,9 @@ type cacheFlight[Out any] struct {
 	retry bool // the owner gave up or panicked: waiters start over
 }
 
-func (c *cache[In, Out, K]) Execute(ctx context.Context, in In) (Out, error) {
+func (c *cache[In, Out, K]) Execute(ctx context.Context, in In) (_ Out, err error) {
+	ctx, o := observe(ctx, spanCache)
+	defer o.end(ctx, &err)
 	k := c.key(in)
 	for {
 		c.mu.Lock()
@@ -128,6 +130,9 @@ func (c *cache[In, Out, K]) Execute(ctx context.Context, in In) (Out, error) {
 				c.pushFront(e)
 				out, err := e.out, e.err
 				c.mu.Unlock()
+				if o.recording() {
+					o.set(attrCacheHit.Bool(true))
+				}
 				return out, err
 			}
 			c.unlink(e)
@@ -135,6 +140,9 @@ func (c *cache[In, Out, K]) Execute(ctx context.Context, in In) (Out, error) {
 		}
 		if f, ok := c.flights[k]; ok {
 			c.mu.Unlock()
+			if o.recording() {
+				o.set(attrCacheHit.Bool(false), attrCacheShared.Bool(true))
+			}
 			select {
 			case <-f.done:
 				if !f.retry {
@@ -151,6 +159,9 @@ func (c *cache[In, Out, K]) Execute(ctx context.Context, in In) (Out, error) {
 		f := &cacheFlight[Out]{done: make(chan struct{})}
 		c.flights[k] = f
 		c.mu.Unlock()
+		if o.recording() {
+			o.set(attrCacheHit.Bool(false), attrCacheShared.Bool(false))
+		}
 		return c.own(ctx, in, k, f)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // CodeExecutionPrimitive runs code in sandboxes: each Execute gets a fresh
@@ -63,6 +65,8 @@ type CodeExecutionPrimitive struct {
 
 	slackRefused atomic.Bool // the provider refused pooled sandboxes' longer lifetime
 
+	poolGauge metric.Registration // the pool's tta.pool.size callback, or nil
+
 	closeDone chan struct{} // closed when the first Close has finished
 	closeErr  error         // set by the first Close before closeDone is closed
 }
@@ -102,14 +106,25 @@ func NewCodeExecution(opts ...Option) (*CodeExecutionPrimitive, error) {
 		cfg:       cfg,
 		window:    window,
 		ready:     newReadiness(window),
-		killer:    Retry[Sandbox, struct{}](Func[Sandbox, struct{}](killOnce), MaxAttempts(3), InitialInterval(250*time.Millisecond)),
+		killer:    Named("tta.sandbox.kill", Retry[Sandbox, struct{}](Func[Sandbox, struct{}](killOnce), MaxAttempts(3), InitialInterval(250*time.Millisecond))),
 		live:      make(map[*lease]struct{}),
 		closeDone: make(chan struct{}),
 	}
-	p.closing, p.cancel = context.WithCancelCause(context.Background())
+	background := context.Background()
+	if cfg.telemetry != nil { // the pool's fills report to it
+		background = ContextWithTelemetry(background, cfg.telemetry)
+	}
+	p.closing, p.cancel = context.WithCancelCause(background)
 	if cfg.warm > 0 {
 		p.pool = make(chan *lease, cfg.warm)
 		p.poolChanged = make(chan struct{})
+		if err := p.observePool(); err != nil {
+			p.cancel(ErrClosed)
+			if cfg.release != nil {
+				cfg.release()
+			}
+			return nil, fmt.Errorf("tta: NewCodeExecution: register the warm pool's size gauge: %w", err)
+		}
 		p.refill()
 	}
 	return p, nil
@@ -139,7 +154,14 @@ func (p *CodeExecutionPrimitive) Template() Template {
 // WithWarmPool); see the type's documentation for errors and cleanup. On
 // error the output holds what is known (the sandbox, the template, partial
 // output).
-func (p *CodeExecutionPrimitive) Execute(ctx context.Context, in CodeInput) (CodeOutput, error) {
+func (p *CodeExecutionPrimitive) Execute(ctx context.Context, in CodeInput) (out CodeOutput, err error) {
+	ctx, o := p.observe(ctx, spanCodeExecution, in)
+	defer o.endCode(ctx, &out, &err)
+	return p.execute(ctx, o, in)
+}
+
+// execute is Execute, observed by o.
+func (p *CodeExecutionPrimitive) execute(ctx context.Context, o observation, in CodeInput) (CodeOutput, error) {
 	out := CodeOutput{Template: p.cfg.template.String(), Path: p.path(in)}
 	if err := in.validate(); err != nil {
 		return out, Permanent(err)
@@ -154,6 +176,9 @@ func (p *CodeExecutionPrimitive) Execute(ctx context.Context, in CodeInput) (Cod
 	l, err := p.acquire(ctx)
 	if err != nil {
 		return out, p.explain(ctx, retryInFreshSandbox(err))
+	}
+	if o.recording() {
+		o.set(attrSandboxID.String(l.sb.ID()), attrPooled.Bool(l.pooled))
 	}
 	panicking := true // still true in the deferred call only if run panics
 	defer func() {
@@ -195,6 +220,9 @@ func (p *CodeExecutionPrimitive) Close() error {
 	p.closed = true
 	p.mu.Unlock()
 	p.cancel(ErrClosed)
+	if p.poolGauge != nil {
+		_ = p.poolGauge.Unregister() // the pool is being drained; fails only if the meter is gone
+	}
 	p.wg.Wait()
 	p.closeErr = p.killAll()
 	if p.cfg.release != nil {
@@ -280,7 +308,8 @@ func (p *CodeExecutionPrimitive) acquire(ctx context.Context) (*lease, error) {
 func (p *CodeExecutionPrimitive) provision(ctx context.Context, timeout time.Duration) (*lease, error) {
 	tpl := p.cfg.template
 	start := time.Now()
-	sb, err := p.cfg.provider.Create(ctx, CreateRequest{
+	cctx, co := startStep(ctx, spanCreate)
+	sb, err := p.cfg.provider.Create(cctx, CreateRequest{
 		Template: tpl,
 		Timeout:  timeout,
 		Metadata: p.metadata(ctx),
@@ -289,15 +318,23 @@ func (p *CodeExecutionPrimitive) provision(ctx context.Context, timeout time.Dur
 		err = errors.New("tta: provider returned no sandbox and no error")
 	}
 	if err != nil {
-		return nil, failed(ctx, false, &SandboxError{Op: "create", Template: tpl.String(), Err: err})
+		err = failed(ctx, false, &SandboxError{Op: "create", Template: tpl.String(), Err: err})
+		co.created(ctx, tpl.String(), "", time.Since(start), err)
+		return nil, err
 	}
-	l := &lease{sb: sb, template: tpl.String(), created: start, extended: start, lifetime: timeout}
+	co.created(ctx, tpl.String(), sb.ID(), time.Since(start), nil)
+	l := &lease{sb: sb, template: tpl.String(), created: start, extended: start, lifetime: timeout,
+		telemetry: co.t}
+	l.sandboxLive(ctx, 1)
 	if !p.track(l) {
 		_ = p.killLease(ctx, l)
 		return nil, Permanent(ErrClosed)
 	}
 	stop := p.keepAlive(ctx, l) // the init window and pip may take a while
-	l.probes, err = waitReady(ctx, p.ready, sb, tpl, p.window)
+	readyAt := time.Now()
+	rctx, ro := startStep(ctx, spanReady)
+	l.probes, err = waitReady(rctx, p.ready, sb, tpl, p.window)
+	ro.readied(ctx, l, p.window, l.probes, time.Since(readyAt), err)
 	if err == nil {
 		l.provisioned, err = p.install(ctx, l, p.cfg.packages)
 	}

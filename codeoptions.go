@@ -33,7 +33,8 @@ type codeConfig struct {
 	sandboxTimeout     time.Duration
 	killTimeout        time.Duration
 	metadata           map[string]string
-	release            func() // called by Close for a provider NewCodeExecution made
+	telemetry          *Telemetry // nil: only the calls' contexts' Telemetry
+	release            func()     // called by Close for a provider NewCodeExecution made
 }
 
 // WithProvider sets where sandboxes come from: the in-memory fake of package
@@ -143,6 +144,20 @@ func WithKillTimeout(d time.Duration) Option {
 func WithMetadata(md map[string]string) Option {
 	md = maps.Clone(md)
 	return func(c *codeConfig) { c.metadata = md }
+}
+
+// WithTelemetry makes the primitive report to t (see Telemetry) what a
+// call's context does not say where to report: its calls and sessions whose
+// context carries no Telemetry (ContextWithTelemetry wins), and its own
+// background work, the warm pool's fills and their sandboxes. With metrics,
+// it also reports the warm pool's size (tta.pool.size). Without it, the
+// primitive reports only calls whose context carries a Telemetry.
+// WithTelemetry panics if t is nil.
+func WithTelemetry(t *Telemetry) Option {
+	if t == nil {
+		misuse("WithTelemetry", "telemetry is nil; pass one made by NewTelemetry, or omit the option")
+	}
+	return func(c *codeConfig) { c.telemetry = t }
 }
 
 // WithPackages installs pkgs with pip in every sandbox before any code runs,

@@ -60,8 +60,13 @@ func (p *CodeExecutionPrimitive) run(ctx context.Context, l *lease, in CodeInput
 		OnStderr:  guard.wrap(in.OnStderr, cancelRun),
 	}
 	ranAt := time.Now()
+	runCtx, ro := startStep(runCtx, spanRun)
+	if ro.recording() {
+		ro.set(attrLanguage.String(req.Language), attrSandboxID.String(l.sb.ID()))
+	}
 	exec, err := l.sb.RunCode(runCtx, req)
 	out.Duration = time.Since(ranAt)
+	ro.ran(exec.Error, err)
 	if pe := guard.panicked(); pe != nil {
 		panic(pe) // the caller's deferred kill runs first
 	}

@@ -63,7 +63,9 @@ type fallback[In, Out any] struct {
 	next func(error) bool // nil: move on after every failure
 }
 
-func (f *fallback[In, Out]) Execute(ctx context.Context, in In) (Out, error) {
+func (f *fallback[In, Out]) Execute(ctx context.Context, in In) (_ Out, err error) {
+	ctx, o := observe(ctx, spanFallback)
+	defer o.end(ctx, &err)
 	var errs []error
 	for i, p := range f.ps {
 		if i > 0 && ctx.Err() != nil {
@@ -78,6 +80,9 @@ func (f *fallback[In, Out]) Execute(ctx context.Context, in In) (Out, error) {
 			return out, err
 		}
 		errs = append(errs, err)
+		if i < len(f.ps)-1 {
+			o.fellBack(ctx, i, err)
+		}
 	}
 	var zero Out
 	return zero, &FallbackError{Errs: errs, Total: len(f.ps), names: f.names(len(f.ps))}

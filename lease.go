@@ -20,6 +20,9 @@ type lease struct {
 	provisioned []string
 	// pooled reports whether the sandbox was prepared ahead of demand.
 	pooled bool
+	// telemetry is where its creation was reported, and its kill is; nil
+	// when nowhere.
+	telemetry *Telemetry
 
 	// Owned by the holder.
 	extended  time.Time       // when its timeout was last set (created, then SetTimeout)
@@ -59,6 +62,11 @@ func (l *lease) kill(ctx context.Context, timeout time.Duration, killer Primitiv
 		err = &SandboxError{Op: "kill", SandboxID: l.sb.ID(), Template: l.template, Err: err}
 	}
 
+	if err == nil {
+		l.sandboxLive(ctx, -1)
+	} else {
+		l.killFailed(ctx, err)
+	}
 	l.mu.Lock()
 	l.killing = nil
 	l.killed = err == nil

@@ -63,7 +63,9 @@ type parallel[In, Out any] struct {
 	workers int // goroutines per call: min(limit, len(ps))
 }
 
-func (p parallel[In, Out]) Execute(ctx context.Context, in In) ([]Out, error) {
+func (p parallel[In, Out]) Execute(ctx context.Context, in In) (_ []Out, err error) {
+	ctx, o := observe(ctx, spanParallel)
+	defer o.end(ctx, &err)
 	outs := make([]Out, len(p.ps))
 	if len(p.ps) == 0 {
 		return outs, nil

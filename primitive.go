@@ -39,7 +39,9 @@ type then[A, B, C any] struct {
 	b Primitive[B, C]
 }
 
-func (t then[A, B, C]) Execute(ctx context.Context, in A) (C, error) {
+func (t then[A, B, C]) Execute(ctx context.Context, in A) (_ C, err error) {
+	ctx, o := observe(ctx, spanThen)
+	defer o.end(ctx, &err)
 	mid, err := t.a.Execute(ctx, in)
 	if err != nil {
 		var zero C
@@ -60,7 +62,9 @@ func Sequence[T any](ps ...Primitive[T, T]) Primitive[T, T] {
 
 type sequence[T any] []Primitive[T, T]
 
-func (s sequence[T]) Execute(ctx context.Context, in T) (T, error) {
+func (s sequence[T]) Execute(ctx context.Context, in T) (_ T, err error) {
+	ctx, o := observe(ctx, spanSequence)
+	defer o.end(ctx, &err)
 	cur := in
 	for _, p := range s {
 		out, err := p.Execute(ctx, cur)

@@ -369,7 +369,9 @@ type retry[In, Out any] struct {
 	cfg retryConfig
 }
 
-func (r *retry[In, Out]) Execute(ctx context.Context, in In) (Out, error) {
+func (r *retry[In, Out]) Execute(ctx context.Context, in In) (_ Out, err error) {
+	ctx, o := observe(ctx, spanRetry)
+	defer o.end(ctx, &err)
 	start := time.Now()
 	if ctx.Err() != nil {
 		var zero Out
@@ -380,12 +382,12 @@ func (r *retry[In, Out]) Execute(ctx context.Context, in In) (Out, error) {
 	if err == nil {
 		return out, nil
 	}
-	return r.retry(ctx, in, start, out, err)
+	return r.retry(ctx, o, in, start, out, err)
 }
 
 // retry runs the attempts after the first failed one. It is kept apart from
 // Execute so that a first attempt that succeeds pays for none of its state.
-func (r *retry[In, Out]) retry(ctx context.Context, in In, start time.Time, out Out, err error) (Out, error) {
+func (r *retry[In, Out]) retry(ctx context.Context, o observation, in In, start time.Time, out Out, err error) (Out, error) {
 	c := &r.cfg
 	b := backoff.ExponentialBackOff{
 		InitialInterval:     c.initial,
@@ -430,6 +432,7 @@ func (r *retry[In, Out]) retry(ctx context.Context, in In, start time.Time, out 
 			}
 			delay, finalTried = final.Sub(now), true
 		}
+		o.retried(ctx, attempt, delay, err)
 		if c.onRetry != nil {
 			c.onRetry(RetryEvent{Attempt: attempt, Err: err, Delay: delay})
 		}

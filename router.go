@@ -36,7 +36,9 @@ type router[In, Out any, K comparable] struct {
 	def    Primitive[In, Out]       // nil: no default
 }
 
-func (r router[In, Out, K]) Execute(ctx context.Context, in In) (Out, error) {
+func (r router[In, Out, K]) Execute(ctx context.Context, in In) (_ Out, err error) {
+	ctx, o := observe(ctx, spanRouter)
+	defer o.end(ctx, &err)
 	k := r.key(in)
 	if p, ok := r.routes[k]; ok {
 		return p.Execute(ctx, in)
@@ -67,7 +69,9 @@ type when[In, Out any] struct {
 	then, otherwise Primitive[In, Out]
 }
 
-func (w when[In, Out]) Execute(ctx context.Context, in In) (Out, error) {
+func (w when[In, Out]) Execute(ctx context.Context, in In) (_ Out, err error) {
+	ctx, o := observe(ctx, spanWhen)
+	defer o.end(ctx, &err)
 	if w.cond(in) {
 		return w.then.Execute(ctx, in)
 	}

@@ -72,7 +72,9 @@ func Saga[T any](steps ...SagaStep[T]) Primitive[T, T] {
 
 type saga[T any] []SagaStep[T]
 
-func (s saga[T]) Execute(ctx context.Context, in T) (T, error) {
+func (s saga[T]) Execute(ctx context.Context, in T) (_ T, err error) {
+	ctx, o := observe(ctx, spanSaga)
+	defer o.end(ctx, &err)
 	states := make([]T, 0, len(s)) // states[i] is what s[i].Do returned
 	returned := false
 	defer func() {

@@ -80,7 +80,14 @@ func (s *Session) String() string {
 // Execute runs in.Code in the session's sandbox, after installing those of
 // in.Packages it does not have yet and writing in.Files. CodeOutput.Startup
 // is the time spent on those and on extending the sandbox's timeout.
-func (s *Session) Execute(ctx context.Context, in CodeInput) (CodeOutput, error) {
+func (s *Session) Execute(ctx context.Context, in CodeInput) (out CodeOutput, err error) {
+	ctx, o := s.p.observe(ctx, spanSession, in)
+	defer o.endCode(ctx, &out, &err)
+	return s.execute(ctx, in)
+}
+
+// execute is Execute, observed.
+func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error) {
 	out := CodeOutput{SandboxID: s.l.sb.ID(), Template: s.l.template, Path: s.p.path(in)}
 	if err := in.validate(); err != nil {
 		return out, Permanent(err)

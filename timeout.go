@@ -56,7 +56,12 @@ type timeout[In, Out any] struct {
 	expired *timeoutError
 }
 
-func (t *timeout[In, Out]) Execute(ctx context.Context, in In) (Out, error) {
+func (t *timeout[In, Out]) Execute(ctx context.Context, in In) (_ Out, err error) {
+	ctx, o := observe(ctx, spanTimeout)
+	defer o.end(ctx, &err)
+	if o.recording() {
+		o.set(attrTimeout.Float64(t.d.Seconds()))
+	}
 	deadline := time.Now().Add(t.d)
 	tctx, cancel := context.WithDeadlineCause(ctx, deadline, t.expired)
 	defer cancel()
