@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 modules=(.)
 [ -f bench/go.mod ] && modules+=(bench)
 [ -f temporal/go.mod ] && modules+=(temporal)
+[ -f otel/go.mod ] && modules+=(otel)
 
 step() { printf '\n== %s\n' "$*"; }
 
