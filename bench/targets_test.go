@@ -23,7 +23,11 @@ func allocsPerCall(f func()) float64 {
 
 // executeOnce returns a func that calls p once and fails t on error.
 func executeOnce(t *testing.T, p tta.Primitive[int, int]) func() {
-	ctx := context.Background()
+	return executeOnceWith(t, context.Background(), p)
+}
+
+// executeOnceWith is executeOnce with ctx.
+func executeOnceWith(t *testing.T, ctx context.Context, p tta.Primitive[int, int]) func() {
 	return func() {
 		if _, err := p.Execute(ctx, 1); err != nil {
 			t.Fatal(err)
@@ -61,6 +65,17 @@ func TestAllocationTargets(t *testing.T) {
 				}
 			},
 			div: 3,
+		},
+		{
+			name:     "Chain4 with a no-op Telemetry allocates no more than without",
+			tta:      executeOnceWith(t, tta.ContextWithTelemetry(context.Background(), noopTelemetry(t)), ttaChain4()),
+			baseline: executeOnce(t, ttaChain4()),
+			div:      1,
+		},
+		{
+			name: "RetryHappy with a no-op Telemetry allocates nothing",
+			tta:  executeOnceWith(t, tta.ContextWithTelemetry(context.Background(), noopTelemetry(t)), ttaRetry(tta.Func[int, int](op))),
+			max:  0,
 		},
 	}
 	for _, tt := range tests {

@@ -59,6 +59,7 @@ var defaultBaselines = map[string]string{
 	"RetryOneFailure": "failsafe",
 	"TimeoutHappy":    "stdlib",
 	"Chain4":          "failsafe",
+	"Chain4Telemetry": "off",
 	"Parallel8":       "errgroup",
 	"RunCode":         "raw_http",
 }
@@ -67,6 +68,7 @@ var defaultTargets = []target{
 	{Case: "RetryHappy", Impl: "tta", MaxNsRatio: 0.2, ZeroAllocs: true},
 	{Case: "TimeoutHappy", Impl: "tta", MaxNsRatio: 1.25},
 	{Case: "Chain4", Impl: "tta", MaxNsRatio: 0.5, MaxAllocsRatio: 1.0 / 3},
+	{Case: "Chain4Telemetry", Impl: "noop", MaxNsRatio: 1.1, MaxAllocsRatio: 1},
 	{Case: "CacheHit", Impl: "tta", ZeroAllocs: true},
 	{Case: "RunCode", Impl: "tta_e2b", MaxNsRatio: 1.2},
 }
