@@ -60,6 +60,18 @@
 // may try again, which it never may once the code may have started, and
 // [CodeNotStarted] tells whether the code certainly did not start.
 //
+// # Telemetry
+//
+// A [Telemetry] (NewTelemetry) reports what the primitives do: OpenTelemetry
+// spans and metrics through the providers it is given, and records through a
+// log/slog logger. Attach it to a context with [ContextWithTelemetry]; every
+// primitive run with that context reports to it, each Execute a span named
+// after the primitive ([Named] names a step of your own), nested as the
+// workflow is. A CodeExecutionPrimitive can be given one for good
+// ([WithTelemetry]). Nothing is reported, and nothing is allocated for it,
+// without one. The code, its output, environment variables and keys are
+// never reported.
+//
 // # Options and misuse
 //
 // Options follow one rule per kind of constructor. A decorator's options are
@@ -68,8 +80,9 @@
 // values, CircuitBreaker takes BreakerOption, Cache CacheOption and Bulkhead
 // BulkheadOption. NewCodeExecution, which configures a long-lived resource
 // rather than wraps a step, takes Option values named With...: WithTemplate,
-// WithWarmPool, WithPackages. In both cases options apply in order and the
-// last one setting a thing wins.
+// WithWarmPool, WithPackages; so does NewTelemetry (TelemetryOption values:
+// WithTracerProvider, WithMeterProvider, WithLogger). In every case options
+// apply in order and the last one setting a thing wins.
 //
 // Constructors and options validate their arguments and panic with a message
 // that names the constructor or option, the bad value and what to do (a nil
