@@ -333,6 +333,9 @@ func (p *CodeExecutionPrimitive) provision(ctx context.Context, timeout time.Dur
 	stop := p.keepAlive(ctx, l) // the init window and pip may take a while
 	readyAt := time.Now()
 	rctx, ro := startStep(ctx, spanReady)
+	if ro.t != nil { // each probe is a retry: counted and traced, not logged
+		rctx = ContextWithTelemetry(rctx, ro.t.quiet)
+	}
 	l.probes, err = waitReady(rctx, p.ready, sb, tpl, p.window)
 	ro.readied(ctx, l, p.window, l.probes, time.Since(readyAt), err)
 	if err == nil {

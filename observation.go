@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tta-dev/tta/e2b"
 )
 
 // The primitives of this package as they are reported (see Telemetry).
@@ -221,6 +224,15 @@ func errorKind(err error) string {
 				return "closed"
 			}
 			return "sandbox"
+		case *e2b.APIError:
+			switch {
+			case errors.Is(e, e2b.ErrPortNotOpen):
+				return "port_not_open"
+			case errors.Is(e, e2b.ErrSandboxNotFound):
+				return "sandbox_gone"
+			case e.StatusCode > 0:
+				return "http_" + strconv.Itoa(e.StatusCode)
+			}
 		}
 		switch e {
 		case ErrClosed:
@@ -233,8 +245,10 @@ func errorKind(err error) string {
 			return "bulkhead_full"
 		case ErrNoRoute:
 			return "no_route"
-		case ErrSandboxGone:
+		case ErrSandboxGone, e2b.ErrSandboxNotFound:
 			return "sandbox_gone"
+		case e2b.ErrPortNotOpen:
+			return "port_not_open"
 		case context.Canceled:
 			return "canceled"
 		case context.DeadlineExceeded:

@@ -32,10 +32,15 @@ const InstrumentationName = "github.com/tta-dev/tta"
 //     "tta.CircuitBreaker", "tta.Cache", "tta.Bulkhead", "tta.CodeExecution",
 //     "tta.Session", and the name given to Named. A step's span is the child
 //     of the span of the step that called it. A failed call's span has status
-//     Error, described by its kind, which the attribute "error.type" holds too
-//     ("timeout", "circuit_open", "retry_exhausted", "template_not_ready",
-//     "canceled", ...; "other" for errors of your own). The error's message is
-//     not recorded: it may quote what the code printed.
+//     Error, described by its kind, which the attribute "error.type" holds
+//     too: that of the outermost error in the chain this package knows
+//     ("timeout", "retry_exhausted", "fallback_exhausted", "circuit_open",
+//     "bulkhead_full", "no_route", "saga", "panic", "template_not_ready",
+//     "install", "sandbox", "code_timeout", "code_error", "closed",
+//     "sandbox_gone", "canceled", "deadline_exceeded"; from package e2b,
+//     "port_not_open" and "http_<status>"), "other" for errors of your own.
+//     The error's message is not recorded: it may quote what the code
+//     printed.
 //   - Events on those spans: "tta.retry" before each retry (tta.retry.attempt,
 //     the attempt that failed; tta.retry.delay, in seconds; error.type),
 //     "tta.fallback" when Fallback moves on (tta.fallback.failed, the index of
@@ -46,12 +51,19 @@ const InstrumentationName = "github.com/tta-dev/tta"
 //     found), tta.cache.hit and tta.cache.shared (a miss that waited for a
 //     concurrent call of the same key).
 //   - Code execution: the "tta.CodeExecution" and "tta.Session" spans carry
-//     tta.template, tta.code.language, tta.sandbox.id, tta.sandbox.pooled and,
-//     once the code ran, tta.code.error (whether it raised) and
+//     tta.template, tta.code.language, tta.sandbox.id (and, on
+//     "tta.CodeExecution", tta.sandbox.pooled: whether the sandbox came from
+//     the warm pool) and, once the code ran, tta.code.error (whether it raised) and
 //     tta.code.error.name (the exception's name, such as "ValueError"). Their
 //     children "tta.sandbox.create", "tta.sandbox.ready" (tta.sandbox.probes,
 //     tta.sandbox.init_window in seconds) and "tta.code.run" last as long as
-//     the create, the readiness wait and the run. Never recorded: the code,
+//     the create, the readiness wait and the run; under the readiness wait,
+//     the Timeout and Retry it is made of report each probe that failed as
+//     a "tta.retry" event (counted in tta.retries, not logged). A kill is a
+//     "tta.sandbox.kill" span, a Named primitive, possibly after its call's
+//     span ended (with a warm pool it runs in the background). A sandbox
+//     created for the warm pool is reported to the primitive's own
+//     Telemetry (WithTelemetry), if any. Never recorded: the code,
 //     its output, the exception's value and traceback, environment variables
 //     (neither names nor values), files, API keys and access tokens.
 //   - Metrics: tta.executions and tta.errors (counters by tta.primitive, and
@@ -75,6 +87,10 @@ type Telemetry struct {
 	meters *telemetryMeters // nil: no metrics
 	meter  metric.Meter     // nil: no metrics; registers the pool gauge's callbacks
 	logger *slog.Logger     // nil: no logs
+	// quiet is this Telemetry without its logger, for the readiness wait,
+	// whose probes are retries that would otherwise each log one. It is t
+	// itself when t has no logger.
+	quiet *Telemetry
 }
 
 // TelemetryOption configures NewTelemetry. Options apply in order; the last
@@ -140,6 +156,13 @@ func NewTelemetry(opts ...TelemetryOption) (*Telemetry, error) {
 	if _, noop := cfg.mp.(metricnoop.MeterProvider); cfg.mp != nil && !noop {
 		t.meter = cfg.mp.Meter(InstrumentationName)
 		t.meters, err = newTelemetryMeters(t.meter)
+	}
+	t.quiet = t
+	if t.logger != nil {
+		q := *t
+		q.logger = nil
+		q.quiet = &q
+		t.quiet = &q
 	}
 	return t, err
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/tta-dev/tta/e2b"
 )
 
 func TestTelemetry_Misuse(t *testing.T) {
@@ -55,6 +57,12 @@ func TestErrorKind(t *testing.T) {
 		{&codeTimeoutError{d: 1}, "code_timeout"},
 		{fmt.Errorf("wrapped: %w", context.Canceled), "canceled"},
 		{context.DeadlineExceeded, "deadline_exceeded"},
+		{&e2b.APIError{StatusCode: 502, Code: 502, Message: "The sandbox is running but port is not open", Port: 49999}, "port_not_open"},
+		{fmt.Errorf("probe: %w", e2b.ErrPortNotOpen), "port_not_open"},
+		{&e2b.APIError{StatusCode: 404, Op: "get sandbox"}, "http_404"},
+		{fmt.Errorf("run: %w", e2b.ErrSandboxNotFound), "sandbox_gone"},
+		{&e2b.APIError{StatusCode: 429, Message: "rate limited"}, "http_429"},
+		{&SandboxError{Op: "create", Err: &e2b.APIError{StatusCode: 503}}, "sandbox"},
 		{boom, "other"},
 	} {
 		t.Run(fmt.Sprintf("%T", tc.err), func(t *testing.T) {

@@ -128,6 +128,7 @@ func TestTelemetry_LogsTemplateNotReady(t *testing.T) {
 		assert.Equal(t, "slow", r["template"])
 		assert.EqualValues(t, 28, r["probes"], "0.5 s doubling to 5 s in 120 s, and one a second before the end")
 		assert.InDelta(t, float64(120*time.Second), r["waited"], float64(time.Second), "nanoseconds")
+		assert.NotContains(t, logs.String(), "tta: retrying", "probes are counted, not logged one by one")
 	})
 }
 
