@@ -202,8 +202,14 @@ func errorKind(err error) string {
 		case *timeoutError:
 			return "timeout"
 		case *RetryError:
+			if e.stop == stopDone || e.stop == stopNotAttempted {
+				return contextKind(e.ctxErr)
+			}
 			return "retry_exhausted"
 		case *FallbackError:
+			if e.Stopped != nil {
+				return contextKind(e.Stopped)
+			}
 			return "fallback_exhausted"
 		case *SagaError:
 			return "saga"
@@ -256,6 +262,14 @@ func errorKind(err error) string {
 		}
 	}
 	return "other"
+}
+
+// contextKind names the kind of the error of a context that ended.
+func contextKind(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "deadline_exceeded"
+	}
+	return "canceled"
 }
 
 // unwrapFirst returns the error err wraps, the first one when it wraps

@@ -34,7 +34,8 @@ const InstrumentationName = "github.com/tta-dev/tta"
 //     of the span of the step that called it. A failed call's span has status
 //     Error, described by its kind, which the attribute "error.type" holds
 //     too: that of the outermost error in the chain this package knows
-//     ("timeout", "retry_exhausted", "fallback_exhausted", "circuit_open",
+//     ("timeout", "retry_exhausted" and "fallback_exhausted" unless the
+//     caller's context ended them, "circuit_open",
 //     "bulkhead_full", "no_route", "saga", "panic", "template_not_ready",
 //     "install", "sandbox", "code_timeout", "code_error", "closed",
 //     "sandbox_gone", "canceled", "deadline_exceeded"; from package e2b,
