@@ -77,8 +77,11 @@ func TestMetrics_SandboxesAndPool(t *testing.T) {
 	assert.EqualValues(t, 2, histogramCount(t, metricNamed(t, rm, "tta.sandbox.create.duration"), tpl))
 	assert.EqualValues(t, 2, histogramCount(t, metricNamed(t, rm, "tta.sandbox.ready.duration"), tpl))
 
-	_, err = exec.Execute(t.Context(), tta.CodeInput{Code: "1"})
+	out, err := exec.Execute(t.Context(), tta.CodeInput{Code: "1"})
 	require.NoError(t, err)
+	call := r.one(t, "tta.CodeExecution") // reported to the primitive's Telemetry
+	assert.True(t, mustAttr(t, call.Attributes, "tta.sandbox.pooled").AsBool())
+	assert.Equal(t, out.SandboxID, mustAttr(t, call.Attributes, "tta.sandbox.id").AsString())
 	require.NoError(t, exec.WaitWarm(t.Context()))
 	rm = r.collect(t)
 	assert.EqualValues(t, 3, histogramCount(t, metricNamed(t, rm, "tta.sandbox.create.duration"), tpl), "the pool refilled")

@@ -179,18 +179,23 @@ func TestSpans_EveryComposition(t *testing.T) {
 			tta.Bulkhead(step, 1),
 			tta.Saga(tta.SagaStep[int]{Name: "book", Do: step}),
 		),
-		tta.Parallel(step, step))
+		tta.Parallel(tta.Named("left", step), tta.Named("right", step)))
 	outs, err := flow.Execute(r.ctx(t), 0)
 	require.NoError(t, err)
 	assert.Equal(t, []int{5, 5}, outs)
-	assert.Equal(t, `tta.Then
+	tree := r.tree()
+	assert.Contains(t, tree, `tta.Then
   tta.Sequence
     tta.Router
     tta.When
     tta.Bulkhead
     tta.Saga
   tta.Parallel
-`, r.tree())
+`)
+	parallel := r.one(t, "tta.Parallel").SpanContext.SpanID()
+	for _, branch := range []string{"left", "right"} {
+		assert.Equal(t, parallel, r.one(t, branch).Parent.SpanID(), "%s runs in its own goroutine, under tta.Parallel", branch)
+	}
 }
 
 func TestSpans_NoTelemetryNoSpans(t *testing.T) {
