@@ -21,6 +21,7 @@ const (
 	attrInitWindow = attribute.Key("tta.sandbox.init_window")
 	attrCodeError  = attribute.Key("tta.code.error")
 	attrCodeErrorN = attribute.Key("tta.code.error.name")
+	attrPackages   = attribute.Key("tta.packages")
 )
 
 // observe starts the observation of a call of the primitive (spanCodeExecution)

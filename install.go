@@ -18,13 +18,22 @@ func (p *CodeExecutionPrimitive) install(ctx context.Context, l *lease, pkgs []s
 	if len(need) == 0 {
 		return nil, nil
 	}
-	res, err := l.sb.RunCommand(ctx, pipInstallCommand(need))
+	ictx, step := startStep(ctx, spanInstall)
+	if step.recording() {
+		step.set(attrPackages.StringSlice(need))
+	}
+	res, err := l.sb.RunCommand(ictx, pipInstallCommand(need))
 	if err != nil {
-		return nil, failed(ctx, false, &InstallError{SandboxID: l.sb.ID(), Template: l.template, Packages: need, Err: err})
+		err = failed(ctx, false, &InstallError{SandboxID: l.sb.ID(), Template: l.template, Packages: need, Err: err})
+		step.endStep(err)
+		return nil, err
 	}
 	if res.ExitCode != 0 {
-		return nil, &InstallError{SandboxID: l.sb.ID(), Template: l.template, Packages: need, ExitCode: res.ExitCode, Stderr: res.Stderr}
+		err = &InstallError{SandboxID: l.sb.ID(), Template: l.template, Packages: need, ExitCode: res.ExitCode, Stderr: res.Stderr}
+		step.endStep(err)
+		return nil, err
 	}
+	step.endStep(nil)
 	if l.installed == nil {
 		l.installed = make(map[string]bool, len(need))
 	}

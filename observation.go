@@ -35,9 +35,10 @@ var (
 
 // The steps of a code execution, which are spans but not primitives.
 const (
-	spanCreate = "tta.sandbox.create"
-	spanReady  = "tta.sandbox.ready"
-	spanRun    = "tta.code.run"
+	spanCreate  = "tta.sandbox.create"
+	spanReady   = "tta.sandbox.ready"
+	spanRun     = "tta.code.run"
+	spanInstall = "tta.sandbox.install"
 )
 
 // reportName is a primitive's name in reports: its span's name, and the

@@ -60,7 +60,9 @@ const InstrumentationName = "github.com/tta-dev/tta"
 //     tta.sandbox.init_window in seconds) and "tta.code.run" last as long as
 //     the create, the readiness wait and the run; under the readiness wait,
 //     the Timeout and Retry it is made of report each probe that failed as
-//     a "tta.retry" event (counted in tta.retries, not logged). A kill is a
+//     a "tta.retry" event (counted in tta.retries, not logged). A pip
+//     install (WithPackages, CodeInput.Packages) is a "tta.sandbox.install"
+//     span with the packages in tta.packages. A kill is a
 //     "tta.sandbox.kill" span, a Named primitive, possibly after its call's
 //     span ended (with a warm pool it runs in the background). A sandbox
 //     created for the warm pool is reported to the primitive's own

@@ -162,3 +162,28 @@ func TestSpans_CreateFailed(t *testing.T) {
 	assert.Equal(t, "sandbox", r.one(t, "tta.CodeExecution").Status.Description)
 	assert.Empty(t, r.named("tta.sandbox.ready"))
 }
+
+func TestSpans_RuntimeInstall(t *testing.T) {
+	r := newRecorder(t)
+	fake := ttatest.NewFakeProvider()
+	fake.RejectPackage("missing-package")
+	exec := testenv.FakeExec(t, fake, tta.WithPackages("numpy"))
+	ctx := r.ctx(t)
+	_, err := exec.Execute(ctx, tta.CodeInput{Code: "1"})
+	require.NoError(t, err)
+	_, err = exec.Execute(ctx, tta.CodeInput{Code: "1", Packages: []string{"missing-package"}})
+	var installErr *tta.InstallError
+	require.ErrorAs(t, err, &installErr)
+
+	installs := r.named("tta.sandbox.install")
+	require.Len(t, installs, 3, "numpy in each sandbox, then missing-package")
+	assert.Equal(t, []string{"numpy"}, mustAttr(t, installs[0].Attributes, "tta.packages").AsStringSlice())
+	assert.Equal(t, codes.Unset, installs[0].Status.Code)
+	assert.Equal(t, []string{"missing-package"}, mustAttr(t, installs[2].Attributes, "tta.packages").AsStringSlice())
+	assert.Equal(t, "install", installs[2].Status.Description)
+	calls := r.named("tta.CodeExecution")
+	require.Len(t, calls, 2)
+	for i, call := range []int{0, 1, 1} {
+		assert.Equal(t, calls[call].SpanContext.SpanID(), installs[i].Parent.SpanID(), "install %d is part of its call", i)
+	}
+}
