@@ -383,6 +383,9 @@ func TestConfinedRuntimeSweepsWhatADeadServerLeft(t *testing.T) {
 	stale := filepath.Join(root, fmt.Sprintf("%d.sbx-1234", pid))
 	require.NoError(t, os.MkdirAll(stale, 0o700))
 	require.NoError(t, mountDisk(stale, 1<<20))
+	staleLaunch := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-1234", launchPrefix, pid))
+	require.NoError(t, os.MkdirAll(filepath.Join(staleLaunch, "sbx.root"), 0o700))
+	require.NoError(t, mountDisk(filepath.Join(staleLaunch, "sbx.root"), 1<<20))
 	live := filepath.Join(root, fmt.Sprintf("%d.sbx-5678", os.Getpid()))
 	require.NoError(t, os.MkdirAll(live, 0o700))
 
@@ -392,28 +395,33 @@ func TestConfinedRuntimeSweepsWhatADeadServerLeft(t *testing.T) {
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	require.NoError(t, err)
 	assert.NotContains(t, string(mounts), stale, "its disk is unmounted")
+	_, err = os.Stat(staleLaunch)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the dead server's roots are swept")
+	assert.NotContains(t, string(mounts), staleLaunch, "and unmounted")
 	_, err = os.Stat(live)
 	assert.NoError(t, err, "a live server's sandbox stays")
 }
 
-func TestRemoveMountedRefusesWhileSomethingIsMountedBelow(t *testing.T) {
+func TestRemoveMountedNeverDeletesThroughABind(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting needs root")
 	}
+	host := t.TempDir() // stands for a host directory bound into a root
+	require.NoError(t, os.WriteFile(filepath.Join(host, "keep"), []byte("x"), 0o644))
 	dir := t.TempDir()
-	sub := filepath.Join(dir, "a", "sub")
-	require.NoError(t, os.MkdirAll(sub, 0o755))
-	require.NoError(t, mountDisk(sub, 1<<20))
-	require.NoError(t, os.WriteFile(filepath.Join(sub, "keep"), []byte("x"), 0o644))
-	defer syscall.Unmount(sub, syscall.MNT_DETACH)
+	bound := filepath.Join(dir, "root", "usr")
+	require.NoError(t, os.MkdirAll(bound, 0o755))
+	require.NoError(t, mountDisk(filepath.Join(dir, "root"), 1<<20))
+	require.NoError(t, os.MkdirAll(bound, 0o755))
+	require.NoError(t, syscall.Mount(host, bound, "", syscall.MS_BIND, ""))
 
-	err := removeMounted(dir)
-	assert.ErrorContains(t, err, "not removing it")
-	_, err = os.Stat(filepath.Join(sub, "keep"))
-	assert.NoError(t, err, "a file under a mount was removed")
-
-	require.NoError(t, syscall.Unmount(sub, syscall.MNT_DETACH))
-	assert.NoError(t, removeMounted(dir))
-	_, err = os.Stat(dir)
+	require.NoError(t, removeMounted(dir))
+	_, err := os.Stat(dir)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+	data, err := os.ReadFile(filepath.Join(host, "keep"))
+	require.NoError(t, err, "a file of the bound directory was removed")
+	assert.Equal(t, "x", string(data))
+	left, err := mountsUnder(dir)
+	require.NoError(t, err)
+	assert.Empty(t, left)
 }

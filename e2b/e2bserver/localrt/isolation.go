@@ -63,9 +63,12 @@ type confinement struct {
 	Isolation
 	privileged bool     // root on the host: id range, shared network, cgroups, disk limits
 	view       rootView // what a sandbox's root shows of the host
-	mount      string   // where launchers build roots (empty on the host)
-	slirp, ip  string   // tools of internet access; "" without it
-	cgroups    *cgroups // nil: cgroup limits not enforced
+	// launch is the Runtime's directory of roots: mnt, where an
+	// unprivileged server's launchers build theirs (empty on the host), and
+	// a root server's sandbox roots.
+	launch, mount string
+	slirp, ip     string   // tools of internet access; "" without it
+	cgroups       *cgroups // nil: cgroup limits not enforced
 }
 
 // confine decides how rt confines its sandboxes: it checks the tools and
@@ -80,16 +83,20 @@ func (rt *Runtime) confine() *confinement {
 		c.Reason = err.Error()
 		return c
 	}
-	mount, err := os.MkdirTemp("", "tta-launch-")
+	c.privileged = os.Geteuid() == 0
+	if c.privileged {
+		sweepStale(rt.root, "")
+		sweepStale(os.TempDir(), launchPrefix)
+	}
+	launch, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", launchPrefix, os.Getpid()))
+	if err == nil {
+		err = os.Mkdir(filepath.Join(launch, "mnt"), 0o700)
+	}
 	if err != nil {
 		c.Reason = err.Error()
 		return c
 	}
-	c.mount = mount
-	c.privileged = os.Geteuid() == 0
-	if c.privileged {
-		sweepStale(rt.root)
-	}
+	c.launch, c.mount = launch, filepath.Join(launch, "mnt")
 	c.view = newRootView()
 	c.Confined = true
 	c.User = fmt.Sprintf("user %d, the server's own uid %d on the host", userID, os.Getuid())
@@ -97,7 +104,7 @@ func (rt *Runtime) confine() *confinement {
 		c.User = fmt.Sprintf("user %d, host uid %d (no privilege on the host)", userID, hostIDBase+userID)
 	}
 	if reason := c.probe(rt.root); reason != "" {
-		os.Remove(mount)
+		_ = removeMounted(launch)
 		return &confinement{Isolation: Isolation{Reason: reason}}
 	}
 	c.network(rt)
@@ -105,13 +112,17 @@ func (rt *Runtime) confine() *confinement {
 	return c
 }
 
+// launchPrefix starts the names of Runtimes' launch directories in the
+// temporary directory, followed by the server's pid.
+const launchPrefix = "tta-launch-"
+
 // release removes the Runtime's cgroups and launch directory.
 func (c *confinement) release() {
 	if c.cgroups != nil {
 		c.cgroups.remove()
 	}
-	if c.mount != "" {
-		os.Remove(c.mount)
+	if c.launch != "" {
+		_ = removeMounted(c.launch)
 	}
 }
 
@@ -257,8 +268,8 @@ func (c *confinement) prepare(dir string) error {
 
 // launchSpec returns how processes of the sandbox at host directory dir
 // named id are launched, without the command, with resolv as its
-// /etc/resolv.conf. A root server builds the sandbox's root here, once, at
-// dir+".root": release the spec when the sandbox ends.
+// /etc/resolv.conf. A root server builds the sandbox's root here, once, in
+// the Runtime's launch directory: release the spec when the sandbox ends.
 func (c *confinement) launchSpec(dir, id, resolv string) (*launchSpec, error) {
 	spec := rootSpec{
 		Links: c.view.links,
@@ -281,7 +292,7 @@ func (c *confinement) launchSpec(dir, id, resolv string) (*launchSpec, error) {
 		return l, nil
 	}
 	l.cfg.IDMap = &idMap{Base: hostIDBase, Size: 1 << 16}
-	root := dir + ".root"
+	root := filepath.Join(c.launch, filepath.Base(dir)+".root")
 	if err := os.Mkdir(root, 0o700); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,16 +38,22 @@ func gone(pid int) bool {
 	return pid != os.Getpid() && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
-// sweepStale unmounts and removes the sandbox directories under root that
-// servers which died without closing them left behind (their disks stay
-// mounted until then). Errors are ignored: it tries again next time.
-func sweepStale(root string) {
+// sweepStale unmounts and removes the entries of root named prefix, a pid
+// and "." or "-" that servers which died without closing them left behind:
+// sandbox directories (their disks stay mounted until then) and launch
+// directories (with the sandboxes' roots). Errors are ignored: it tries
+// again next time.
+func sweepStale(root, prefix string) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if pid, ok := ownerPid(e.Name(), "", "."); ok && gone(pid) {
+		pid, ok := ownerPid(e.Name(), prefix, ".")
+		if !ok {
+			pid, ok = ownerPid(e.Name(), prefix, "-")
+		}
+		if ok && gone(pid) {
 			_ = removeMounted(filepath.Join(root, e.Name()))
 		}
 	}
@@ -56,29 +63,41 @@ func sweepStale(root string) {
 // dir. It removes nothing while anything is still mounted there: the binds
 // of a sandbox's root lead to the host's own directories.
 func removeMounted(dir string) error {
-	uerr := syscall.Unmount(dir, syscall.MNT_DETACH) // EINVAL when nothing is; EPERM without root
-	if p, err := mountUnder(dir); err != nil || p != "" {
-		return fmt.Errorf("localrt: %s stays mounted under %s (%v, %v); not removing it", p, dir, uerr, err)
+	mounts, err := mountsUnder(dir)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(mounts) // the deepest first
+	var uerr error
+	for _, m := range mounts {
+		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil && uerr == nil {
+			uerr = err // EPERM without root
+		}
+	}
+	if left, err := mountsUnder(dir); err != nil || len(left) > 0 {
+		return fmt.Errorf("localrt: %v stay mounted under %s (%v, %v); not removing it", left, dir, uerr, err)
 	}
 	return os.RemoveAll(dir)
 }
 
-// mountUnder returns a mount point at or under dir, or "".
-func mountUnder(dir string) (string, error) {
+// mountsUnder returns the mount points at or under dir, parents first.
+func mountsUnder(dir string) ([]string, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	var out []string
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 5 {
 			continue
 		}
 		if p := unescapeMount(f[4]); isWithin(p, dir) {
-			return p, nil
+			out = append(out, p)
 		}
 	}
-	return "", nil
+	slices.SortStableFunc(out, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
+	return out, nil
 }
 
 // unescapeMount decodes the octal escapes (\040 for a space) of a

@@ -76,7 +76,8 @@ func startZygote(python string) (*zygote, error) {
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "zygote"), os.NewFile(uintptr(fds[1]), "zygote-server")
 	// The program on standard input keeps it out of every kernel's cmdline.
-	cmd := exec.Command(python, "-u", "-")
+	// -s: the kernels add their user's site-packages, not root's.
+	cmd := exec.Command(python, "-u", "-s", "-")
 	cmd.Stdin = strings.NewReader(zygoteProgram)
 	cmd.Env = []string{"PATH=" + defaultPath, "LANG=C.UTF-8", "PYTHONIOENCODING=utf-8", "PYTHONDONTWRITEBYTECODE=1"}
 	cmd.Dir = "/"

@@ -94,6 +94,12 @@ def _kernel(req, ready_r, mapped_w):
     os.chdir(req["cwd"])
     os.environ.clear()
     os.environ.update(req["env"])
+    # The user's site-packages, as a fresh interpreter of this user would
+    # have them (the fork server runs with -s: none of its own).
+    import site
+    site.ENABLE_USER_SITE = "PYTHONNOUSERSITE" not in os.environ
+    site.USER_BASE = site.USER_SITE = None
+    site.addusersitepackages(None)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python starts

@@ -113,3 +113,15 @@ func TestForkedKernelHasNoCapabilities(t *testing.T) {
 	assert.Equal(t, "['CapPrm:\\t0000000000000000', 'CapEff:\\t0000000000000000', 'CapAmb:\\t0000000000000000']",
 		result(t, in, "[l for l in open('/proc/self/status').read().splitlines() if l.startswith(('CapPrm', 'CapEff', 'CapAmb'))]"))
 }
+
+func TestForkedKernelImportsFromItsUsersSitePackages(t *testing.T) {
+	tc := TemplateConfig{Name: "usersite", Setup: []string{
+		`python3 -c 'import os, site; d = site.getusersitepackages(); os.makedirs(d); open(d + "/ttausersite.py", "w").write("X = 7")'`,
+	}}
+	rt := forkingRuntime(t, WithTemplates(tc))
+	in := startSandbox(t, rt, e2bserver.SandboxSpec{Template: tc.Template()})
+	waitSetup(in)
+	assert.Equal(t, "7", result(t, in, "import ttausersite\nttausersite.X"))
+	assert.Equal(t, "False", result(t, in, "import sys\nany(p.startswith('/root/') and 'site-packages' in p and '.local' in p for p in sys.path)"),
+		"the fork server's own user site is on the path")
+}
