@@ -4,6 +4,7 @@
 //	tta run [flags] FILE|-        run code through tta's CodeExecutionPrimitive
 //	tta serve [flags]             serve the E2B-compatible API for E2B's SDKs
 //	tta doctor [flags] TEMPLATE   check that a template's code interpreter starts
+//	tta reap [flags]              kill orphaned sandboxes by their owner label
 //	tta help [COMMAND]            show help
 //
 // run and doctor use E2B when E2B_API_KEY is set (E2B_DOMAIN, E2B_API_URL and
@@ -69,6 +70,7 @@ func commands() []command {
 		{"run", "run code in a sandbox and print its output", runCommand, runUsage},
 		{"serve", "serve the E2B-compatible API for E2B's official SDKs", serveCommand, serveUsage},
 		{"doctor", "check that a template's code interpreter starts", doctorCommand, doctorUsage},
+		{"reap", "kill orphaned sandboxes by their owner label", reapCommand, reapUsage},
 		{"help", "show help for tta or one of its commands", helpCommand, helpUsage},
 	}
 }
