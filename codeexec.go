@@ -84,6 +84,7 @@ func NewCodeExecution(opts ...Option) (*CodeExecutionPrimitive, error) {
 	cfg := codeConfig{
 		sandboxTimeout: DefaultSandboxTimeout,
 		killTimeout:    DefaultKillTimeout,
+		owner:          DefaultOwner,
 	}
 	for i, opt := range opts {
 		if opt == nil {
@@ -97,6 +98,9 @@ func NewCodeExecution(opts ...Option) (*CodeExecutionPrimitive, error) {
 			return nil, err
 		}
 		cfg.provider, cfg.release = p, release
+	}
+	if cfg.reapAtStart {
+		reapAtStart(&cfg)
 	}
 	if cfg.initWindow > 0 {
 		cfg.template.Window = cfg.initWindow
@@ -363,7 +367,7 @@ func (p *CodeExecutionPrimitive) metadata(ctx context.Context) map[string]string
 	if w.RunID != "" {
 		md["tta.run"] = w.RunID
 	}
-	return md
+	return p.ownership(ctx).Metadata(md)
 }
 
 // track records l as live, unless the primitive is closed.

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tta-dev/tta"
+	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/ttatest"
 )
@@ -152,6 +153,7 @@ func TestCodeExec_InputPassedThrough(t *testing.T) {
 		assert.Equal(t, time.Minute, sb.Runs()[0].Timeout)
 		assert.Equal(t, map[string]string{
 			"team": "ml", "tta.template": tta.DefaultTemplateName, "tta.workflow": "analysis", "tta.run": "run-7",
+			e2b.MetadataOwner: tta.DefaultOwner, e2b.MetadataProcess: e2b.ProcessLabel(), e2b.MetadataPurpose: "execute",
 		}, sb.Metadata())
 	})
 }
@@ -468,6 +470,7 @@ func TestCodeExec_WorkflowMetadataLabelsSandboxes(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, map[string]string{
 			"team": "eval", "cost-center": "42", "tta.template": tta.DefaultTemplateName, "tta.workflow": "nightly",
+			e2b.MetadataOwner: tta.DefaultOwner, e2b.MetadataProcess: e2b.ProcessLabel(), e2b.MetadataPurpose: "execute",
 		}, p.Sandboxes()[0].Metadata())
 	})
 }

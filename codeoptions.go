@@ -33,8 +33,11 @@ type codeConfig struct {
 	sandboxTimeout     time.Duration
 	killTimeout        time.Duration
 	metadata           map[string]string
-	telemetry          *Telemetry // nil: only the calls' contexts' Telemetry
-	release            func()     // called by Close for a provider NewCodeExecution made
+	telemetry          *Telemetry                   // nil: only the calls' contexts' Telemetry
+	release            func()                       // called by Close for a provider NewCodeExecution made
+	owner              string                       // labels every sandbox; see WithOwner
+	reapAtStart        bool                         // see WithReapAtStart
+	reapReport         func(*e2b.ReapReport, error) // may be nil
 }
 
 // WithProvider sets where sandboxes come from: the in-memory fake of package
@@ -140,7 +143,8 @@ func WithKillTimeout(d time.Duration) Option {
 // WithMetadata labels every sandbox with md (copied). A call whose context
 // carries a Workflow adds its Metadata, which wins over md on the same key;
 // the labels the primitive sets win over both: "tta.template", and
-// "tta.workflow" and "tta.run" when the Workflow has an ID and a RunID.
+// "tta.workflow" and "tta.run" when the Workflow has an ID and a RunID, and
+// the ownership labels of WithOwner.
 func WithMetadata(md map[string]string) Option {
 	md = maps.Clone(md)
 	return func(c *codeConfig) { c.metadata = md }

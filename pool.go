@@ -114,14 +114,15 @@ func poolSlack(timeout time.Duration) time.Duration { return timeout / 8 }
 // creates the next ones so; fromPool extends those when a call takes them.
 func (p *CodeExecutionPrimitive) provisionPooled() (*lease, error) {
 	d := p.cfg.sandboxTimeout
+	ctx := withPurpose(p.closing, purposePool)
 	if p.slackRefused.Load() {
-		return p.provision(p.closing, d)
+		return p.provision(ctx, d)
 	}
-	l, err := p.provision(p.closing, d+poolSlack(d))
+	l, err := p.provision(ctx, d+poolSlack(d))
 	if se, ok := errors.AsType[*SandboxError](err); !ok || se.Op != "create" || IsTransient(err) || p.closing.Err() != nil {
 		return l, err
 	}
-	l, plainErr := p.provision(p.closing, d)
+	l, plainErr := p.provision(ctx, d)
 	if plainErr != nil {
 		return nil, err
 	}

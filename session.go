@@ -57,7 +57,7 @@ func (p *CodeExecutionPrimitive) NewSession(ctx context.Context) (*Session, erro
 		return nil, err
 	}
 	defer done()
-	l, err := p.acquire(ctx)
+	l, err := p.acquire(withPurpose(ctx, purposeSession))
 	if err == nil && l.pooled {
 		p.refill() // the session keeps the sandbox: replace it at once
 	}
