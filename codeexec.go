@@ -99,6 +99,9 @@ func NewCodeExecution(opts ...Option) (*CodeExecutionPrimitive, error) {
 		}
 		cfg.provider, cfg.release = p, release
 	}
+	if cfg.createLimit != nil {
+		cfg.provider = LimitCreates(cfg.provider, *cfg.createLimit)
+	}
 	if cfg.reapAtStart {
 		reapAtStart(&cfg)
 	}

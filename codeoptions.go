@@ -38,6 +38,7 @@ type codeConfig struct {
 	owner              string                       // labels every sandbox; see WithOwner
 	reapAtStart        bool                         // see WithReapAtStart
 	reapReport         func(*e2b.ReapReport, error) // may be nil
+	createLimit        *CreateLimit                 // nil: no limit; see WithCreateLimit
 }
 
 // WithProvider sets where sandboxes come from: the in-memory fake of package

@@ -71,8 +71,11 @@ func (p e2bProvider) reapOrphans(ctx context.Context, owner string) (*e2b.ReapRe
 // reapAtStart runs the reap of WithReapAtStart.
 func reapAtStart(cfg *codeConfig) {
 	r, ok := cfg.provider.(orphanReaper)
+	if lp, limited := cfg.provider.(*limitedProvider); limited {
+		ok = lp.canReap()
+	}
 	if !ok {
-		misuse("NewCodeExecution", "WithReapAtStart needs sandboxes on E2B (E2B_API_KEY, WithE2BClient or NewE2BProvider); the provider %T cannot list sandboxes", cfg.provider)
+		misuse("NewCodeExecution", "WithReapAtStart needs sandboxes on E2B (E2B_API_KEY, WithE2BClient or NewE2BProvider); the provider %T cannot list sandboxes", unlimited(cfg.provider))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), reapAtStartTimeout)
 	defer cancel()
