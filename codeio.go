@@ -104,6 +104,11 @@ type CodeOutput struct {
 	// it came from the warm pool or belongs to a Session), and those of
 	// CodeInput.Packages that the sandbox did not have yet.
 	Installed []string
+	// StateReset reports that a Session started over in a new sandbox for
+	// this call, its previous one being gone (see WithRecreateSessions):
+	// nothing of the earlier calls (variables, imports, files, packages) is
+	// there. Always false for CodeExecutionPrimitive.Execute.
+	StateReset bool
 }
 
 // language returns in.Language, or LanguagePython when it is empty.

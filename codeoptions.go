@@ -39,6 +39,7 @@ type codeConfig struct {
 	reapAtStart        bool                         // see WithReapAtStart
 	reapReport         func(*e2b.ReapReport, error) // may be nil
 	createLimit        *CreateLimit                 // nil: no limit; see WithCreateLimit
+	recreateSessions   bool                         // see WithRecreateSessions
 }
 
 // WithProvider sets where sandboxes come from: the in-memory fake of package

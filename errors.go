@@ -30,9 +30,11 @@ var (
 
 	// ErrSandboxGone is returned by CodeExecutionPrimitive and Session when the
 	// sandbox no longer exists: it expired, was killed elsewhere, or the
-	// provider lost it. A Session never replaces a gone sandbox silently; it
-	// returns this error on every later call. Providers return errors matching
-	// it for sandboxes that are gone.
+	// provider lost it. A Session's error is then a *SessionLostError saying
+	// what was lost; it never replaces a gone sandbox silently: it returns
+	// that error on every later call, or, with WithRecreateSessions, starts
+	// over at the next call and says so in CodeOutput.StateReset. Providers
+	// return errors matching it for sandboxes that are gone.
 	ErrSandboxGone = errors.New("tta: sandbox gone")
 
 	// ErrClosed is returned by CodeExecutionPrimitive and Session when they are

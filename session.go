@@ -19,9 +19,11 @@ import (
 // This costs a request to the provider, which extends the sandbox's
 // timeout, before and after a call when an eighth of the timeout has passed
 // since the last one, and every half timeout while a long call runs. An
-// expired session's calls fail with an error matching ErrSandboxGone, every
-// later call too: a Session never starts over in a new sandbox silently,
-// since the state its caller relies on would be lost.
+// expired session's calls fail with a *SessionLostError (matching
+// ErrSandboxGone) saying what was lost, every later call too: a Session
+// never starts over in a new sandbox silently, since the state its caller
+// relies on would be lost. WithRecreateSessions lets it start over, saying
+// so on the next output (CodeOutput.StateReset).
 //
 // Errors follow CodeExecutionPrimitive's rules. A transient error before the
 // code started leaves the session usable, so Retry(session) is safe: it never
@@ -35,15 +37,16 @@ import (
 // in flight.
 type Session struct {
 	p *CodeExecutionPrimitive
-	l *lease
+	l *lease // guarded by mu; replaced only by recreate, which holds the turn
 
 	closing context.Context         // done once Close starts
 	cancel  context.CancelCauseFunc // cancels closing
 
-	turn     chan struct{}     // holds a token while a call runs; guards contexts
+	turn     chan struct{}     // holds a token while a call runs; guards contexts and runs
 	contexts map[string]string // interpreter context ID by language
+	runs     int               // calls whose code ran in the sandbox
 
-	mu     sync.Mutex // protects closed and gone
+	mu     sync.Mutex // protects l, closed and gone
 	closed bool
 	gone   error // the error that showed the sandbox gone
 }
@@ -70,11 +73,12 @@ func (p *CodeExecutionPrimitive) NewSession(ctx context.Context) (*Session, erro
 }
 
 // SandboxID returns the ID of the session's sandbox.
-func (s *Session) SandboxID() string { return s.l.sb.ID() }
+func (s *Session) SandboxID() string { return s.lease().sb.ID() }
 
 // String names the session in messages: "session <sandbox ID> on <template>".
 func (s *Session) String() string {
-	return "session " + s.l.sb.ID() + " on " + s.l.template
+	l := s.lease()
+	return "session " + l.sb.ID() + " on " + l.template
 }
 
 // Execute runs in.Code in the session's sandbox, after installing those of
@@ -88,7 +92,8 @@ func (s *Session) Execute(ctx context.Context, in CodeInput) (out CodeOutput, er
 
 // execute is Execute, observed.
 func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error) {
-	out := CodeOutput{SandboxID: s.l.sb.ID(), Template: s.l.template, Path: s.p.path(in)}
+	l := s.lease()
+	out := CodeOutput{SandboxID: l.sb.ID(), Template: l.template, Path: s.p.path(in)}
 	if err := in.validate(); err != nil {
 		return out, Permanent(err)
 	}
@@ -109,6 +114,13 @@ func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 		return out, err
 	}
 	defer done()
+	reset, err := s.recreate(ctx)
+	if err != nil {
+		return out, err
+	}
+	if reset {
+		out.SandboxID, out.StateReset = s.l.sb.ID(), true
+	}
 	unwinding := true // still true in the deferred call only if the call panics
 	defer func() {
 		if unwinding {
@@ -130,7 +142,11 @@ func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 		s.contexts[lang] = cid
 	}
 	out, err = s.p.run(ctx, s.l, in, cid, start)
+	out.StateReset = reset
 	unwinding = false
+	if err == nil || out.Error != nil {
+		s.runs++
+	}
 	// After a long call the last extension may be half a timeout old: extend
 	// again so that the session is idle for a whole one. A failure here is
 	// the next call's to report.
@@ -142,9 +158,10 @@ func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 // crashing program leaves nothing running; later calls fail with
 // ErrSandboxGone.
 func (s *Session) abandon(ctx context.Context) {
+	lost := s.lostError(fmt.Errorf("tta: session %s: %w: killed when a call panicked", s.l.sb.ID(), ErrSandboxGone))
 	s.mu.Lock()
 	if s.gone == nil {
-		s.gone = Permanent(fmt.Errorf("tta: session %s: %w: killed when a call panicked", s.l.sb.ID(), ErrSandboxGone))
+		s.gone = lost
 	}
 	s.mu.Unlock()
 	_ = s.p.killLease(ctx, s.l)
@@ -173,7 +190,7 @@ func (s *Session) unusable() error {
 	switch {
 	case s.closed:
 		return Permanent(fmt.Errorf("%w: session %s", ErrClosed, s.l.sb.ID()))
-	case s.gone != nil:
+	case s.gone != nil && !s.p.cfg.recreateSessions:
 		return s.gone
 	}
 	return nil
@@ -186,11 +203,13 @@ func (s *Session) explain(ctx context.Context, err error) error {
 	}
 	err = s.p.explain(ctx, err)
 	if errors.Is(err, ErrSandboxGone) && !errors.Is(err, ErrClosed) {
+		lost := s.lostError(err)
 		s.mu.Lock()
 		if s.gone == nil {
-			s.gone = Permanent(fmt.Errorf("tta: session %s: %w", s.l.sb.ID(), err))
+			s.gone = lost
 		}
 		s.mu.Unlock()
+		return lost
 	}
 	return err
 }
@@ -204,5 +223,5 @@ func (s *Session) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel(ErrClosed)
-	return s.p.killLease(context.Background(), s.l)
+	return s.p.killLease(context.Background(), s.lease())
 }
