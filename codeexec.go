@@ -55,13 +55,14 @@ type CodeExecutionPrimitive struct {
 
 	mu          sync.Mutex // protects closed, live and the pool's fields below
 	closed      bool
-	live        map[*lease]struct{} // every sandbox created and not yet killed
-	pool        chan *lease         // ready sandboxes; nil without a warm pool
-	poolPending int                 // pool sandboxes being prepared
-	poolChanged chan struct{}       // closed and replaced when a fill ends
-	fillFails   int                 // fills that failed so far
-	fillErr     error               // the last failed fill's error
-	wg          sync.WaitGroup      // calls in flight, pool fills and background kills
+	live        map[*lease]struct{}  // every sandbox created and not yet killed
+	pool        chan *lease          // ready sandboxes; nil without a warm pool
+	poolPending int                  // pool sandboxes being prepared
+	poolIdle    map[*lease]time.Time // the sandboxes in pool, with their end times
+	poolChanged chan struct{}        // closed and replaced when a fill ends
+	fillFails   int                  // fills that failed so far
+	fillErr     error                // the last failed fill's error
+	wg          sync.WaitGroup       // calls in flight, pool fills and background kills
 
 	slackRefused atomic.Bool // the provider refused pooled sandboxes' longer lifetime
 
@@ -133,6 +134,8 @@ func NewCodeExecution(opts ...Option) (*CodeExecutionPrimitive, error) {
 			return nil, fmt.Errorf("tta: NewCodeExecution: register the warm pool's size gauge: %w", err)
 		}
 		p.refill()
+		p.wg.Add(1)
+		go p.tendPool()
 	}
 	return p, nil
 }

@@ -91,6 +91,14 @@ func WithInitWindow(d time.Duration) Option {
 // itself, pooled sandboxes are created with the timeout and every call
 // extends the one it takes.
 //
+// Idle pooled sandboxes are checked every eighth of the sandbox timeout
+// without extending their lifetime: a probe of the interpreter, never a
+// SetTimeout, so an unused pool still ends at its timeout if the process
+// dies. One whose interpreter does not answer (it is gone, say), or that has
+// at most a quarter of the timeout left, is killed and replaced before it
+// expires. The pool then holds at most n sandboxes plus the replacements
+// being prepared.
+//
 // With a pool, Execute does not wait for the kill of the sandbox it used
 // either: the kill runs in the background (retried, as every kill is), so a
 // pooled call costs about one run of the code. Close waits for every kill

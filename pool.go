@@ -54,6 +54,7 @@ func (p *CodeExecutionPrimitive) fill() {
 	default:
 		l.pooled = true
 		p.pool <- l
+		p.markIdle(l)
 	}
 	close(p.poolChanged)
 	p.poolChanged = make(chan struct{})
@@ -143,6 +144,7 @@ func (p *CodeExecutionPrimitive) fromPool(ctx context.Context) *lease {
 		var l *lease
 		select {
 		case l = <-p.pool:
+			p.forgetIdle(l)
 		default:
 			return nil
 		}
