@@ -79,7 +79,11 @@ func (p *CodeExecutionPrimitive) run(ctx context.Context, l *lease, in CodeInput
 			out.Duration >= in.Timeout && errors.Is(err, context.DeadlineExceeded)) {
 			err = &codeTimeoutError{d: in.Timeout, err: err}
 		}
-		return fail("run", mayHaveStarted(err), err)
+		started := mayHaveStarted(err)
+		if started {
+			err = p.streamBroke(ctx, l, contextID, err)
+		}
+		return fail("run", started, err)
 	}
 	if exec.Error != nil {
 		if p.cfg.codeErrorsAsErrors {

@@ -55,4 +55,11 @@ var (
 	// ErrNoProvider is returned by NewCodeExecution when no provider was given
 	// and none is configured in the environment (E2B_API_KEY is not set).
 	ErrNoProvider = errors.New("tta: no sandbox provider")
+
+	// ErrStreamLost is returned by CodeExecutionPrimitive and Session when the
+	// stream of a run broke (the network was cut, a proxy's deadline passed)
+	// while its sandbox stayed alive: the code may still be running there.
+	// The error is a *StreamLostError naming the sandbox and the interpreter
+	// context; it is never retried, since the code had started.
+	ErrStreamLost = errors.New("tta: execution stream lost")
 )
