@@ -27,7 +27,8 @@
 // Control-plane calls need X-API-Key (401 otherwise). Sandbox traffic goes to
 // envd on port 49983 (GET /health, GET/POST /files, the Connect services
 // process.Process and filesystem.Filesystem in JSON and binary codecs; server
-// streams are never compressed) or to the interpreter on port 49999 (GET
+// streams are never compressed; a process outlives the stream that started it
+// and process.Process/Connect attaches to it again) or to the interpreter on port 49999 (GET
 // /health, POST /execute streaming NDJSON with keepalives every 5 s,
 // /contexts).
 //

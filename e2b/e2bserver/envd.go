@@ -48,6 +48,7 @@ func (s *Server) envdHandler() http.Handler {
 	// answers stay gzip when the client asks with Accept-Encoding.
 	_, stream := processconnect.NewProcessHandler(&processService{}, limit, connect.WithCompressMinBytes(math.MaxInt))
 	mux.Handle(processconnect.ProcessStartProcedure, plainStream(stream))
+	mux.Handle(processconnect.ProcessConnectProcedure, plainStream(stream))
 	return mux
 }
 

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -231,67 +230,35 @@ func (processService) Start(ctx context.Context, req *connect.Request[process.St
 		spec.Cwd = resolvePath(cfg.GetCwd(), user)
 	}
 
-	mu := newChanLock() // serialises stream.Send
-	send := func(ev *process.ProcessEvent) error {
-		mu.lock()
-		defer mu.unlock()
+	w := newWatcher()
+	rp := t.sb.procs.start(t.ctx, t.sb.inst, spec, w)
+	return t.watch(ctx, rp, w, streamKeepalive(req.Header()), func(ev *process.ProcessEvent) error {
 		return stream.Send(&process.StartResponse{Event: ev})
-	}
-
-	// Keepalives, when the client asks for them (seconds).
-	stopKeepalive := func() {}
-	if secs, err := strconv.Atoi(req.Header().Get(wire.HeaderKeepalivePing)); err == nil && secs > 0 {
-		done := make(chan struct{})
-		finished := make(chan struct{})
-		go func() {
-			defer close(finished)
-			tick := time.NewTicker(time.Duration(secs) * time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-tick.C:
-					ka := &process.ProcessEvent{Event: &process.ProcessEvent_Keepalive{Keepalive: &process.ProcessEvent_KeepAlive{}}}
-					if send(ka) != nil {
-						return
-					}
-				}
-			}
-		}()
-		stopKeepalive = func() { close(done); <-finished }
-	}
-
-	var started atomic.Bool
-	exit, err := t.sb.inst.RunProcess(ctx, spec, ProcessHooks{
-		Started: func(pid uint32) error {
-			started.Store(true)
-			return send(&process.ProcessEvent{Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: pid}}})
-		},
-		Output: func(s Stream, data []byte) error {
-			ev := &process.ProcessEvent_DataEvent{}
-			if s == Stderr {
-				ev.Output = &process.ProcessEvent_DataEvent_Stderr{Stderr: data}
-			} else {
-				ev.Output = &process.ProcessEvent_DataEvent_Stdout{Stdout: data}
-			}
-			return send(&process.ProcessEvent{Event: &process.ProcessEvent_Data{Data: ev}})
-		},
 	})
-	stopKeepalive()
-	t.abortIfGone()
+}
+
+// Connect attaches to a process started earlier, by pid or tag, and streams
+// its events from now on; the process keeps running when the stream ends.
+func (processService) Connect(ctx context.Context, req *connect.Request[process.ConnectRequest], stream *connect.ServerStream[process.ConnectResponse]) error {
+	t, _, err := rpcTarget(ctx, req.Header())
 	if err != nil {
-		if !started.Load() {
-			return connectError(err, "error starting process")
-		}
-		return connectError(err, "error running process")
+		return err
 	}
-	end := &process.ProcessEvent_EndEvent{ExitCode: exit.ExitCode, Exited: exit.Exited, Status: exit.Status}
-	if exit.Error != "" {
-		msg := exit.Error
-		end.Error = &msg
+	if req.Msg.GetProcess() == nil {
+		return connect.NewError(connect.CodeInvalidArgument, errors.New("a process selector (pid or tag) is required"))
 	}
-	return send(&process.ProcessEvent{Event: &process.ProcessEvent_End{End: end}})
+	return t.connectTo(ctx, req.Msg.GetProcess(), streamKeepalive(req.Header()), func(ev *process.ProcessEvent) error {
+		return stream.Send(&process.ConnectResponse{Event: ev})
+	})
+}
+
+// streamKeepalive is the keepalive period a stream's client asks for in
+// seconds (wire.HeaderKeepalivePing), or 0 for none.
+func streamKeepalive(h http.Header) time.Duration {
+	if secs, err := strconv.Atoi(h.Get(wire.HeaderKeepalivePing)); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	return 0
 }
 
 func (processService) SendSignal(ctx context.Context, req *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error) {

@@ -170,11 +170,13 @@ type Processes interface {
 	// ends, reporting through hooks: Started once with its pid, before any
 	// Output. A process that cannot start is an error (no Started call). A
 	// process that ends, by itself or by a signal, is a nil error and its
-	// ProcessExit. When a hook returns an error the client is gone: kill the
-	// process and return.
+	// ProcessExit.
 	//
-	// ctx is done when the client disconnects or the sandbox goes away; envd
-	// keeps processes running after a disconnect, an Instance may kill them.
+	// ctx is done when the sandbox goes away (it is killed, expires or is
+	// paused), not when the client that started the process disconnects: as
+	// envd does, the Server keeps the process running, and envd's Connect
+	// attaches another stream to it by pid or tag. The Server's hooks never
+	// return an error.
 	RunProcess(ctx context.Context, spec ProcessSpec, hooks ProcessHooks) (ProcessExit, error)
 	// ListProcesses lists the running processes.
 	ListProcesses(ctx context.Context) ([]ProcessInfo, error)

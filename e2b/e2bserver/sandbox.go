@@ -27,6 +27,7 @@ type sandbox struct {
 	metadata      map[string]string
 	allowInternet *bool
 	startedAt     time.Time
+	procs         processTable // processes started through envd; has its own lock
 
 	// guarded by Server.mu
 	autoPause         bool

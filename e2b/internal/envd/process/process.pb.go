@@ -553,6 +553,94 @@ func (x *StartResponse) GetEvent() *ProcessEvent {
 	return nil
 }
 
+type ConnectRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Process       *ProcessSelector       `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectRequest) Reset() {
+	*x = ConnectRequest{}
+	mi := &file_process_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectRequest) ProtoMessage() {}
+
+func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_process_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
+func (*ConnectRequest) Descriptor() ([]byte, []int) {
+	return file_process_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ConnectRequest) GetProcess() *ProcessSelector {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+type ConnectResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *ProcessEvent          `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectResponse) Reset() {
+	*x = ConnectResponse{}
+	mi := &file_process_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectResponse) ProtoMessage() {}
+
+func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_process_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
+func (*ConnectResponse) Descriptor() ([]byte, []int) {
+	return file_process_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ConnectResponse) GetEvent() *ProcessEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 type SendSignalRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Process       *ProcessSelector       `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
@@ -563,7 +651,7 @@ type SendSignalRequest struct {
 
 func (x *SendSignalRequest) Reset() {
 	*x = SendSignalRequest{}
-	mi := &file_process_proto_msgTypes[8]
+	mi := &file_process_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +663,7 @@ func (x *SendSignalRequest) String() string {
 func (*SendSignalRequest) ProtoMessage() {}
 
 func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[8]
+	mi := &file_process_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +676,7 @@ func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalRequest.ProtoReflect.Descriptor instead.
 func (*SendSignalRequest) Descriptor() ([]byte, []int) {
-	return file_process_proto_rawDescGZIP(), []int{8}
+	return file_process_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SendSignalRequest) GetProcess() *ProcessSelector {
@@ -613,7 +701,7 @@ type SendSignalResponse struct {
 
 func (x *SendSignalResponse) Reset() {
 	*x = SendSignalResponse{}
-	mi := &file_process_proto_msgTypes[9]
+	mi := &file_process_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +713,7 @@ func (x *SendSignalResponse) String() string {
 func (*SendSignalResponse) ProtoMessage() {}
 
 func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[9]
+	mi := &file_process_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +726,7 @@ func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalResponse.ProtoReflect.Descriptor instead.
 func (*SendSignalResponse) Descriptor() ([]byte, []int) {
-	return file_process_proto_rawDescGZIP(), []int{9}
+	return file_process_proto_rawDescGZIP(), []int{11}
 }
 
 type ProcessSelector struct {
@@ -654,7 +742,7 @@ type ProcessSelector struct {
 
 func (x *ProcessSelector) Reset() {
 	*x = ProcessSelector{}
-	mi := &file_process_proto_msgTypes[10]
+	mi := &file_process_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +754,7 @@ func (x *ProcessSelector) String() string {
 func (*ProcessSelector) ProtoMessage() {}
 
 func (x *ProcessSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[10]
+	mi := &file_process_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +767,7 @@ func (x *ProcessSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessSelector.ProtoReflect.Descriptor instead.
 func (*ProcessSelector) Descriptor() ([]byte, []int) {
-	return file_process_proto_rawDescGZIP(), []int{10}
+	return file_process_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ProcessSelector) GetSelector() isProcessSelector_Selector {
@@ -733,7 +821,7 @@ type PTY_Size struct {
 
 func (x *PTY_Size) Reset() {
 	*x = PTY_Size{}
-	mi := &file_process_proto_msgTypes[11]
+	mi := &file_process_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +833,7 @@ func (x *PTY_Size) String() string {
 func (*PTY_Size) ProtoMessage() {}
 
 func (x *PTY_Size) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[11]
+	mi := &file_process_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +872,7 @@ type ProcessEvent_StartEvent struct {
 
 func (x *ProcessEvent_StartEvent) Reset() {
 	*x = ProcessEvent_StartEvent{}
-	mi := &file_process_proto_msgTypes[13]
+	mi := &file_process_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +884,7 @@ func (x *ProcessEvent_StartEvent) String() string {
 func (*ProcessEvent_StartEvent) ProtoMessage() {}
 
 func (x *ProcessEvent_StartEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[13]
+	mi := &file_process_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +921,7 @@ type ProcessEvent_DataEvent struct {
 
 func (x *ProcessEvent_DataEvent) Reset() {
 	*x = ProcessEvent_DataEvent{}
-	mi := &file_process_proto_msgTypes[14]
+	mi := &file_process_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +933,7 @@ func (x *ProcessEvent_DataEvent) String() string {
 func (*ProcessEvent_DataEvent) ProtoMessage() {}
 
 func (x *ProcessEvent_DataEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[14]
+	mi := &file_process_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1017,7 @@ type ProcessEvent_EndEvent struct {
 
 func (x *ProcessEvent_EndEvent) Reset() {
 	*x = ProcessEvent_EndEvent{}
-	mi := &file_process_proto_msgTypes[15]
+	mi := &file_process_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1029,7 @@ func (x *ProcessEvent_EndEvent) String() string {
 func (*ProcessEvent_EndEvent) ProtoMessage() {}
 
 func (x *ProcessEvent_EndEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[15]
+	mi := &file_process_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1081,7 @@ type ProcessEvent_KeepAlive struct {
 
 func (x *ProcessEvent_KeepAlive) Reset() {
 	*x = ProcessEvent_KeepAlive{}
-	mi := &file_process_proto_msgTypes[16]
+	mi := &file_process_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1093,7 @@ func (x *ProcessEvent_KeepAlive) String() string {
 func (*ProcessEvent_KeepAlive) ProtoMessage() {}
 
 func (x *ProcessEvent_KeepAlive) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[16]
+	mi := &file_process_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,6 +1166,10 @@ const file_process_proto_rawDesc = "" +
 	"\tKeepAliveB\a\n" +
 	"\x05event\"<\n" +
 	"\rStartResponse\x12+\n" +
+	"\x05event\x18\x01 \x01(\v2\x15.process.ProcessEventR\x05event\"D\n" +
+	"\x0eConnectRequest\x122\n" +
+	"\aprocess\x18\x01 \x01(\v2\x18.process.ProcessSelectorR\aprocess\">\n" +
+	"\x0fConnectResponse\x12+\n" +
 	"\x05event\x18\x01 \x01(\v2\x15.process.ProcessEventR\x05event\"p\n" +
 	"\x11SendSignalRequest\x122\n" +
 	"\aprocess\x18\x01 \x01(\v2\x18.process.ProcessSelectorR\aprocess\x12'\n" +
@@ -1091,10 +1183,11 @@ const file_process_proto_rawDesc = "" +
 	"\x06Signal\x12\x16\n" +
 	"\x12SIGNAL_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSIGNAL_SIGTERM\x10\x0f\x12\x12\n" +
-	"\x0eSIGNAL_SIGKILL\x10\t2\xbf\x01\n" +
+	"\x0eSIGNAL_SIGKILL\x10\t2\xff\x01\n" +
 	"\aProcess\x123\n" +
 	"\x04List\x12\x14.process.ListRequest\x1a\x15.process.ListResponse\x128\n" +
-	"\x05Start\x12\x15.process.StartRequest\x1a\x16.process.StartResponse0\x01\x12E\n" +
+	"\x05Start\x12\x15.process.StartRequest\x1a\x16.process.StartResponse0\x01\x12>\n" +
+	"\aConnect\x12\x17.process.ConnectRequest\x1a\x18.process.ConnectResponse0\x01\x12E\n" +
 	"\n" +
 	"SendSignal\x12\x1a.process.SendSignalRequest\x1a\x1b.process.SendSignalResponseB2Z0github.com/tta-dev/tta/e2b/internal/envd/processb\x06proto3"
 
@@ -1111,7 +1204,7 @@ func file_process_proto_rawDescGZIP() []byte {
 }
 
 var file_process_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_process_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_process_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_process_proto_goTypes = []any{
 	(Signal)(0),                     // 0: process.Signal
 	(*PTY)(nil),                     // 1: process.PTY
@@ -1122,41 +1215,47 @@ var file_process_proto_goTypes = []any{
 	(*StartRequest)(nil),            // 6: process.StartRequest
 	(*ProcessEvent)(nil),            // 7: process.ProcessEvent
 	(*StartResponse)(nil),           // 8: process.StartResponse
-	(*SendSignalRequest)(nil),       // 9: process.SendSignalRequest
-	(*SendSignalResponse)(nil),      // 10: process.SendSignalResponse
-	(*ProcessSelector)(nil),         // 11: process.ProcessSelector
-	(*PTY_Size)(nil),                // 12: process.PTY.Size
-	nil,                             // 13: process.ProcessConfig.EnvsEntry
-	(*ProcessEvent_StartEvent)(nil), // 14: process.ProcessEvent.StartEvent
-	(*ProcessEvent_DataEvent)(nil),  // 15: process.ProcessEvent.DataEvent
-	(*ProcessEvent_EndEvent)(nil),   // 16: process.ProcessEvent.EndEvent
-	(*ProcessEvent_KeepAlive)(nil),  // 17: process.ProcessEvent.KeepAlive
+	(*ConnectRequest)(nil),          // 9: process.ConnectRequest
+	(*ConnectResponse)(nil),         // 10: process.ConnectResponse
+	(*SendSignalRequest)(nil),       // 11: process.SendSignalRequest
+	(*SendSignalResponse)(nil),      // 12: process.SendSignalResponse
+	(*ProcessSelector)(nil),         // 13: process.ProcessSelector
+	(*PTY_Size)(nil),                // 14: process.PTY.Size
+	nil,                             // 15: process.ProcessConfig.EnvsEntry
+	(*ProcessEvent_StartEvent)(nil), // 16: process.ProcessEvent.StartEvent
+	(*ProcessEvent_DataEvent)(nil),  // 17: process.ProcessEvent.DataEvent
+	(*ProcessEvent_EndEvent)(nil),   // 18: process.ProcessEvent.EndEvent
+	(*ProcessEvent_KeepAlive)(nil),  // 19: process.ProcessEvent.KeepAlive
 }
 var file_process_proto_depIdxs = []int32{
-	12, // 0: process.PTY.size:type_name -> process.PTY.Size
-	13, // 1: process.ProcessConfig.envs:type_name -> process.ProcessConfig.EnvsEntry
+	14, // 0: process.PTY.size:type_name -> process.PTY.Size
+	15, // 1: process.ProcessConfig.envs:type_name -> process.ProcessConfig.EnvsEntry
 	2,  // 2: process.ProcessInfo.config:type_name -> process.ProcessConfig
 	4,  // 3: process.ListResponse.processes:type_name -> process.ProcessInfo
 	2,  // 4: process.StartRequest.process:type_name -> process.ProcessConfig
 	1,  // 5: process.StartRequest.pty:type_name -> process.PTY
-	14, // 6: process.ProcessEvent.start:type_name -> process.ProcessEvent.StartEvent
-	15, // 7: process.ProcessEvent.data:type_name -> process.ProcessEvent.DataEvent
-	16, // 8: process.ProcessEvent.end:type_name -> process.ProcessEvent.EndEvent
-	17, // 9: process.ProcessEvent.keepalive:type_name -> process.ProcessEvent.KeepAlive
+	16, // 6: process.ProcessEvent.start:type_name -> process.ProcessEvent.StartEvent
+	17, // 7: process.ProcessEvent.data:type_name -> process.ProcessEvent.DataEvent
+	18, // 8: process.ProcessEvent.end:type_name -> process.ProcessEvent.EndEvent
+	19, // 9: process.ProcessEvent.keepalive:type_name -> process.ProcessEvent.KeepAlive
 	7,  // 10: process.StartResponse.event:type_name -> process.ProcessEvent
-	11, // 11: process.SendSignalRequest.process:type_name -> process.ProcessSelector
-	0,  // 12: process.SendSignalRequest.signal:type_name -> process.Signal
-	3,  // 13: process.Process.List:input_type -> process.ListRequest
-	6,  // 14: process.Process.Start:input_type -> process.StartRequest
-	9,  // 15: process.Process.SendSignal:input_type -> process.SendSignalRequest
-	5,  // 16: process.Process.List:output_type -> process.ListResponse
-	8,  // 17: process.Process.Start:output_type -> process.StartResponse
-	10, // 18: process.Process.SendSignal:output_type -> process.SendSignalResponse
-	16, // [16:19] is the sub-list for method output_type
-	13, // [13:16] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	13, // 11: process.ConnectRequest.process:type_name -> process.ProcessSelector
+	7,  // 12: process.ConnectResponse.event:type_name -> process.ProcessEvent
+	13, // 13: process.SendSignalRequest.process:type_name -> process.ProcessSelector
+	0,  // 14: process.SendSignalRequest.signal:type_name -> process.Signal
+	3,  // 15: process.Process.List:input_type -> process.ListRequest
+	6,  // 16: process.Process.Start:input_type -> process.StartRequest
+	9,  // 17: process.Process.Connect:input_type -> process.ConnectRequest
+	11, // 18: process.Process.SendSignal:input_type -> process.SendSignalRequest
+	5,  // 19: process.Process.List:output_type -> process.ListResponse
+	8,  // 20: process.Process.Start:output_type -> process.StartResponse
+	10, // 21: process.Process.Connect:output_type -> process.ConnectResponse
+	12, // 22: process.Process.SendSignal:output_type -> process.SendSignalResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_process_proto_init() }
@@ -1173,23 +1272,23 @@ func file_process_proto_init() {
 		(*ProcessEvent_End)(nil),
 		(*ProcessEvent_Keepalive)(nil),
 	}
-	file_process_proto_msgTypes[10].OneofWrappers = []any{
+	file_process_proto_msgTypes[12].OneofWrappers = []any{
 		(*ProcessSelector_Pid)(nil),
 		(*ProcessSelector_Tag)(nil),
 	}
-	file_process_proto_msgTypes[14].OneofWrappers = []any{
+	file_process_proto_msgTypes[16].OneofWrappers = []any{
 		(*ProcessEvent_DataEvent_Stdout)(nil),
 		(*ProcessEvent_DataEvent_Stderr)(nil),
 		(*ProcessEvent_DataEvent_Pty)(nil),
 	}
-	file_process_proto_msgTypes[15].OneofWrappers = []any{}
+	file_process_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_process_proto_rawDesc), len(file_process_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

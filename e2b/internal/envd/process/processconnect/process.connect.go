@@ -41,6 +41,8 @@ const (
 	ProcessListProcedure = "/process.Process/List"
 	// ProcessStartProcedure is the fully-qualified name of the Process's Start RPC.
 	ProcessStartProcedure = "/process.Process/Start"
+	// ProcessConnectProcedure is the fully-qualified name of the Process's Connect RPC.
+	ProcessConnectProcedure = "/process.Process/Connect"
 	// ProcessSendSignalProcedure is the fully-qualified name of the Process's SendSignal RPC.
 	ProcessSendSignalProcedure = "/process.Process/SendSignal"
 )
@@ -49,6 +51,7 @@ const (
 type ProcessClient interface {
 	List(context.Context, *connect.Request[process.ListRequest]) (*connect.Response[process.ListResponse], error)
 	Start(context.Context, *connect.Request[process.StartRequest]) (*connect.ServerStreamForClient[process.StartResponse], error)
+	Connect(context.Context, *connect.Request[process.ConnectRequest]) (*connect.ServerStreamForClient[process.ConnectResponse], error)
 	SendSignal(context.Context, *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error)
 }
 
@@ -75,6 +78,12 @@ func NewProcessClient(httpClient connect.HTTPClient, baseURL string, opts ...con
 			connect.WithSchema(processMethods.ByName("Start")),
 			connect.WithClientOptions(opts...),
 		),
+		connect: connect.NewClient[process.ConnectRequest, process.ConnectResponse](
+			httpClient,
+			baseURL+ProcessConnectProcedure,
+			connect.WithSchema(processMethods.ByName("Connect")),
+			connect.WithClientOptions(opts...),
+		),
 		sendSignal: connect.NewClient[process.SendSignalRequest, process.SendSignalResponse](
 			httpClient,
 			baseURL+ProcessSendSignalProcedure,
@@ -88,6 +97,7 @@ func NewProcessClient(httpClient connect.HTTPClient, baseURL string, opts ...con
 type processClient struct {
 	list       *connect.Client[process.ListRequest, process.ListResponse]
 	start      *connect.Client[process.StartRequest, process.StartResponse]
+	connect    *connect.Client[process.ConnectRequest, process.ConnectResponse]
 	sendSignal *connect.Client[process.SendSignalRequest, process.SendSignalResponse]
 }
 
@@ -101,6 +111,11 @@ func (c *processClient) Start(ctx context.Context, req *connect.Request[process.
 	return c.start.CallServerStream(ctx, req)
 }
 
+// Connect calls process.Process.Connect.
+func (c *processClient) Connect(ctx context.Context, req *connect.Request[process.ConnectRequest]) (*connect.ServerStreamForClient[process.ConnectResponse], error) {
+	return c.connect.CallServerStream(ctx, req)
+}
+
 // SendSignal calls process.Process.SendSignal.
 func (c *processClient) SendSignal(ctx context.Context, req *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error) {
 	return c.sendSignal.CallUnary(ctx, req)
@@ -110,6 +125,7 @@ func (c *processClient) SendSignal(ctx context.Context, req *connect.Request[pro
 type ProcessHandler interface {
 	List(context.Context, *connect.Request[process.ListRequest]) (*connect.Response[process.ListResponse], error)
 	Start(context.Context, *connect.Request[process.StartRequest], *connect.ServerStream[process.StartResponse]) error
+	Connect(context.Context, *connect.Request[process.ConnectRequest], *connect.ServerStream[process.ConnectResponse]) error
 	SendSignal(context.Context, *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error)
 }
 
@@ -132,6 +148,12 @@ func NewProcessHandler(svc ProcessHandler, opts ...connect.HandlerOption) (strin
 		connect.WithSchema(processMethods.ByName("Start")),
 		connect.WithHandlerOptions(opts...),
 	)
+	processConnectHandler := connect.NewServerStreamHandler(
+		ProcessConnectProcedure,
+		svc.Connect,
+		connect.WithSchema(processMethods.ByName("Connect")),
+		connect.WithHandlerOptions(opts...),
+	)
 	processSendSignalHandler := connect.NewUnaryHandler(
 		ProcessSendSignalProcedure,
 		svc.SendSignal,
@@ -144,6 +166,8 @@ func NewProcessHandler(svc ProcessHandler, opts ...connect.HandlerOption) (strin
 			processListHandler.ServeHTTP(w, r)
 		case ProcessStartProcedure:
 			processStartHandler.ServeHTTP(w, r)
+		case ProcessConnectProcedure:
+			processConnectHandler.ServeHTTP(w, r)
 		case ProcessSendSignalProcedure:
 			processSendSignalHandler.ServeHTTP(w, r)
 		default:
@@ -161,6 +185,10 @@ func (UnimplementedProcessHandler) List(context.Context, *connect.Request[proces
 
 func (UnimplementedProcessHandler) Start(context.Context, *connect.Request[process.StartRequest], *connect.ServerStream[process.StartResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("process.Process.Start is not implemented"))
+}
+
+func (UnimplementedProcessHandler) Connect(context.Context, *connect.Request[process.ConnectRequest], *connect.ServerStream[process.ConnectResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("process.Process.Connect is not implemented"))
 }
 
 func (UnimplementedProcessHandler) SendSignal(context.Context, *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error) {
