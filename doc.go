@@ -58,7 +58,30 @@
 // installed) or a [*SandboxError] (any other sandbox operation; Started says
 // whether the code may have started). IsTransient tells, for each, whether Retry
 // may try again, which it never may once the code may have started, and
-// [CodeNotStarted] tells whether the code certainly did not start.
+// [CodeNotStarted] tells whether the code certainly did not start. A run whose
+// stream broke while its sandbox lived is also a [*StreamLostError], and a
+// Session whose sandbox is gone says what was lost with a [*SessionLostError].
+//
+// # Timeouts
+//
+// Each timeout is named after what it bounds. [WithSandboxTimeout]: a
+// sandbox's lifetime at the provider from its create or last extension, so
+// the most it outlives a process that crashed (a call in progress keeps its
+// sandbox alive). [WithInitWindow] and Template.Window: the wait for a new
+// sandbox's interpreter. CodeInput.Timeout: one run of the code. The E2B
+// client's e2b.WithRequestTimeout: one HTTP request, and for a stream the wait
+// for its response headers. [WithKillTimeout]: the clean-up of one sandbox.
+// [Timeout] around the primitive, or the context: a whole call, retries
+// included.
+//
+// # Sandbox fleets
+//
+// Every sandbox names its owner, process and purpose in its metadata
+// ([WithOwner]), so that those a crashed process left can be killed later:
+// `tta reap`, e2b.Client.Reap, or [WithReapAtStart]. [WithCreateLimit] and
+// [LimitCreates] keep creates within a plan's rate and concurrency
+// ([HobbyPlan], [ProPlan]). A warm pool checks its idle sandboxes without
+// extending them and replaces them before they expire.
 //
 // # Telemetry
 //
