@@ -219,3 +219,32 @@ func (s *limitedSandbox) WriteFile(ctx context.Context, path string, data []byte
 func (s *limitedSandbox) SetTimeout(ctx context.Context, d time.Duration) error {
 	return s.gone(s.Sandbox.SetTimeout(ctx, d))
 }
+
+// The sandboxes of LimitCreates can be paused when the provider's can; a
+// paused sandbox keeps its slot.
+var _ PausableSandbox = (*limitedSandbox)(nil)
+
+func (s *limitedSandbox) Pause(ctx context.Context) error {
+	p, ok := s.Sandbox.(PausableSandbox)
+	if !ok {
+		return Permanent(errNotPausable)
+	}
+	return s.gone(p.Pause(ctx))
+}
+
+func (s *limitedSandbox) Resume(ctx context.Context, d time.Duration) error {
+	p, ok := s.Sandbox.(PausableSandbox)
+	if !ok {
+		return Permanent(errNotPausable)
+	}
+	return s.gone(p.Resume(ctx, d))
+}
+
+func (s *limitedSandbox) ContextExists(ctx context.Context, id string) (bool, error) {
+	p, ok := s.Sandbox.(PausableSandbox)
+	if !ok {
+		return false, Permanent(errNotPausable)
+	}
+	exists, err := p.ContextExists(ctx, id)
+	return exists, s.gone(err)
+}

@@ -42,9 +42,12 @@ type Session struct {
 	closing context.Context         // done once Close starts
 	cancel  context.CancelCauseFunc // cancels closing
 
-	turn     chan struct{}     // holds a token while a call runs; guards contexts and runs
+	turn     chan struct{}     // holds a token while a call runs; guards the fields up to mu
 	contexts map[string]string // interpreter context ID by language
 	runs     int               // calls whose code ran in the sandbox
+	paused   bool              // see Pause
+	pausedAt time.Time
+	reset    []string // languages whose context a pause lost, to flag once
 
 	mu     sync.Mutex // protects l, closed and gone
 	closed bool
@@ -121,6 +124,11 @@ func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 	if reset {
 		out.SandboxID, out.StateReset = s.l.sb.ID(), true
 	}
+	if s.paused {
+		if _, err := s.resume(ctx); err != nil {
+			return out, err
+		}
+	}
 	unwinding := true // still true in the deferred call only if the call panics
 	defer func() {
 		if unwinding {
@@ -142,7 +150,7 @@ func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 		s.contexts[lang] = cid
 	}
 	out, err = s.p.run(ctx, s.l, in, cid, start)
-	out.StateReset = reset
+	out.StateReset = reset || s.stateResetFor(lang)
 	unwinding = false
 	if err == nil || out.Error != nil {
 		s.runs++

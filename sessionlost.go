@@ -101,7 +101,7 @@ func (s *Session) recreate(ctx context.Context) (bool, error) {
 		_ = s.p.killLease(ctx, l)
 		return false, Permanent(fmt.Errorf("%w: session %s", ErrClosed, old.sb.ID()))
 	}
-	s.runs = 0
+	s.runs, s.paused, s.reset = 0, false, nil
 	clear(s.contexts)
 	_ = s.p.killLease(ctx, old) // gone already: this only stops tracking it
 	return true, nil

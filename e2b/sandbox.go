@@ -109,6 +109,15 @@ func (s *Sandbox) Pause(ctx context.Context) error {
 	return s.c.Pause(ctx, s.id)
 }
 
+// Resume resumes the sandbox if it is paused and makes it live at least
+// timeout from now (zero means DefaultSandboxTimeout), through Client.Connect;
+// a running sandbox is only extended. The handle stays valid: a sandbox keeps
+// its ID and access token across a pause.
+func (s *Sandbox) Resume(ctx context.Context, timeout time.Duration) error {
+	_, err := s.c.Connect(ctx, s.id, timeout)
+	return err
+}
+
 // Info returns what the control plane knows about the sandbox; see Client.Get.
 func (s *Sandbox) Info(ctx context.Context) (*SandboxInfo, error) {
 	return s.c.Get(ctx, s.id)
