@@ -323,6 +323,7 @@ func (p *CodeExecutionPrimitive) provision(ctx context.Context, timeout time.Dur
 		Template: tpl,
 		Timeout:  timeout,
 		Metadata: p.metadata(ctx),
+		Network:  p.cfg.network,
 	})
 	if err == nil && isNil(sb) {
 		err = errors.New("tta: provider returned no sandbox and no error")

@@ -40,6 +40,7 @@ type codeConfig struct {
 	reapReport         func(*e2b.ReapReport, error) // may be nil
 	createLimit        *CreateLimit                 // nil: no limit; see WithCreateLimit
 	recreateSessions   bool                         // see WithRecreateSessions
+	network            Network                      // see WithNetwork
 }
 
 // WithProvider sets where sandboxes come from: the in-memory fake of package

@@ -85,7 +85,12 @@ func (p e2bProvider) Create(ctx context.Context, req CreateRequest) (Sandbox, er
 		md[k] = v
 	}
 	md[metadataCreateToken] = token
+	var internet *bool
+	if req.Network.NoInternet {
+		internet = new(false)
+	}
 	sb, err := p.c.Create(ctx, e2b.CreateOptions{Template: req.Template.Ref(), Timeout: req.Timeout, Metadata: md,
+		AllowInternetAccess: internet, AllowOut: req.Network.AllowOut, DenyOut: req.Network.DenyOut,
 		// Secured like the official SDKs' sandboxes: envd (files, commands)
 		// then answers only with the access token the client keeps.
 		Secure: true})

@@ -38,6 +38,10 @@ type CreateRequest struct {
 	Timeout time.Duration
 	// Metadata labels the sandbox, for listing and billing. It may be nil.
 	Metadata map[string]string
+	// Network is the sandbox's outbound network access; the zero value is
+	// the provider's default. A provider that cannot enforce it must fail
+	// rather than give the sandbox more network than it allows.
+	Network Network
 }
 
 // Sandbox is one running sandbox, as a Provider created it. The primitives of

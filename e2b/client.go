@@ -112,6 +112,15 @@ type CreateOptions struct {
 	// AllowInternetAccess, when not nil, allows or denies the sandbox's outbound
 	// internet access; nil leaves E2B's default (allowed).
 	AllowInternetAccess *bool
+	// AllowOut and DenyOut are egress rules, sent as E2B's API takes them
+	// (network.allowOut and network.denyOut): AllowOut names CIDR blocks
+	// ("8.8.8.8/32"), IP addresses or domains ("example.com",
+	// "*.example.com") the sandbox may reach, and wins over DenyOut, which
+	// names CIDR blocks or IP addresses it may not ("0.0.0.0/0": everything
+	// not allowed). AllowInternetAccess false is DenyOut ["0.0.0.0/0"]. Nil
+	// sends no rule.
+	AllowOut []string
+	DenyOut  []string
 	// AutoPause pauses the sandbox instead of killing it when Timeout expires.
 	AutoPause bool
 }
@@ -135,6 +144,7 @@ func (c *Client) Create(ctx context.Context, opts CreateOptions) (*Sandbox, erro
 		AutoPause:           opts.AutoPause,
 		Secure:              opts.Secure,
 		AllowInternetAccess: opts.AllowInternetAccess,
+		Network:             networkConfig(opts.AllowOut, opts.DenyOut),
 		Metadata:            opts.Metadata,
 		EnvVars:             opts.EnvVars,
 	}
@@ -146,6 +156,14 @@ func (c *Client) Create(ctx context.Context, opts CreateOptions) (*Sandbox, erro
 		return nil, fmt.Errorf("e2b: %s: the answer has no sandboxID", op)
 	}
 	return newSandbox(c, created), nil
+}
+
+// networkConfig returns the egress rules to send, or nil when there are none.
+func networkConfig(allow, deny []string) *wire.NetworkConfig {
+	if len(allow) == 0 && len(deny) == 0 {
+		return nil
+	}
+	return &wire.NetworkConfig{AllowOut: allow, DenyOut: deny}
 }
 
 // Connect returns a handle to an existing sandbox (POST

@@ -81,13 +81,14 @@ func (s *Server) authed(h http.HandlerFunc) http.Handler {
 // createBody is NewSandbox with optional fields kept optional, so an absent
 // timeout takes E2B's default rather than zero.
 type createBody struct {
-	TemplateID          string            `json:"templateID"`
-	Timeout             *int32            `json:"timeout"`
-	AutoPause           *bool             `json:"autoPause"`
-	Secure              *bool             `json:"secure"`
-	AllowInternetAccess *bool             `json:"allow_internet_access"`
-	Metadata            map[string]string `json:"metadata"`
-	EnvVars             map[string]string `json:"envVars"`
+	TemplateID          string              `json:"templateID"`
+	Timeout             *int32              `json:"timeout"`
+	AutoPause           *bool               `json:"autoPause"`
+	Secure              *bool               `json:"secure"`
+	AllowInternetAccess *bool               `json:"allow_internet_access"`
+	Network             *wire.NetworkConfig `json:"network"`
+	Metadata            map[string]string   `json:"metadata"`
+	EnvVars             map[string]string   `json:"envVars"`
 }
 
 // timeoutBody is the body of timeout, connect and resume.
@@ -197,6 +198,14 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, alwaysSecu
 	if !ok {
 		return
 	}
+	var allowOut, denyOut []string
+	if body.Network != nil {
+		allowOut, denyOut = body.Network.AllowOut, body.Network.DenyOut
+	}
+	if msg := checkEgressRules(allowOut, denyOut); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
 
 	s.mu.Lock()
 	closed := s.closed
@@ -217,6 +226,8 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, alwaysSecu
 		EnvVars:             maps.Clone(body.EnvVars),
 		Metadata:            maps.Clone(body.Metadata),
 		AllowInternetAccess: body.AllowInternetAccess,
+		AllowOut:            slices.Clone(allowOut),
+		DenyOut:             slices.Clone(denyOut),
 	})
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "Failed to create sandbox: "+err.Error())

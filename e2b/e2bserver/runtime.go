@@ -39,6 +39,14 @@ type SandboxSpec struct {
 	// AllowInternetAccess is the create request's allow_internet_access (nil:
 	// not set, which E2B treats as allowed).
 	AllowInternetAccess *bool
+	// AllowOut and DenyOut are the create request's egress rules
+	// (network.allowOut, network.denyOut), already checked for form:
+	// AllowOut holds CIDR blocks, IP addresses and domains and wins over
+	// DenyOut, which holds CIDR blocks and IP addresses. A runtime that
+	// cannot enforce them must refuse the sandbox rather than give it more
+	// network than they allow.
+	AllowOut []string
+	DenyOut  []string
 }
 
 // Instance is one running sandbox. The Server calls its methods concurrently,

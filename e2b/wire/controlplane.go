@@ -16,12 +16,25 @@ type NewSandboxRequest struct {
 	// AllowInternetAccess enables or disables outbound internet access; nil
 	// (omitted) keeps E2B's default.
 	AllowInternetAccess *bool `json:"allow_internet_access,omitempty"`
+	// Network holds egress rules; nil (omitted) sets none.
+	Network *NetworkConfig `json:"network,omitempty"`
 	// Metadata is free-form key/value data stored with the sandbox and
 	// usable as a List filter; nil is omitted.
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// EnvVars are environment variables set for every process in the sandbox;
 	// nil is omitted.
 	EnvVars map[string]string `json:"envVars,omitempty"`
+}
+
+// NetworkConfig is the egress part of E2B's SandboxNetworkConfig.
+type NetworkConfig struct {
+	// AllowOut lists the destinations a sandbox may reach: CIDR blocks
+	// ("8.8.8.8/32"), IP addresses or domain names ("example.com",
+	// "*.example.com"). Allowed entries win over denied ones.
+	AllowOut []string `json:"allowOut,omitempty"`
+	// DenyOut lists the CIDR blocks or IP addresses a sandbox may not reach;
+	// domain names are not accepted.
+	DenyOut []string `json:"denyOut,omitempty"`
 }
 
 // SandboxCreated is the answer to create and connect (schema "Sandbox").

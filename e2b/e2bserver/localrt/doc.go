@@ -45,8 +45,10 @@
 // namespaces the sandbox lives in belong to the host, so even its root user
 // cannot change its mounts or network. A root server also gives each
 // sandbox one network namespace for all its processes (loopback between
-// them works) with internet access, when the sandbox allows it, through
-// slirp4netns: outbound connections leave from the host's user-mode stack,
+// them works) with internet access, when the sandbox allows it (not when
+// allow_internet_access is false or network.denyOut is 0.0.0.0/0; rules that
+// allow some destinations and not others cannot be enforced, and such a
+// create is refused), through slirp4netns: outbound connections leave from the host's user-mode stack,
 // and the host's own addresses, its loopback and the private, shared and
 // link-local ranges are refused. Without slirp4netns and ip(8), or without
 // root, sandboxes have loopback only; without root each process has a

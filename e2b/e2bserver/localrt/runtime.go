@@ -246,6 +246,18 @@ func (rt *Runtime) template(t e2bserver.Template) TemplateConfig {
 	return TemplateConfig{}
 }
 
+// internetAccess reports whether a sandbox of spec gets internet access
+// (when the machine allows it at all): unless allow_internet_access is false
+// or denyOut denies everything. Local sandboxes have internet access or none,
+// so egress rules that allow some destinations and not others are refused
+// rather than widened.
+func internetAccess(spec e2bserver.SandboxSpec) (bool, error) {
+	if spec.SelectiveEgress() {
+		return false, fmt.Errorf("localrt: local sandboxes cannot enforce egress rules that allow some destinations and not others (allowOut %q, denyOut %q): they have internet access or none; use allow_internet_access, or denyOut [\"0.0.0.0/0\"] alone for none", spec.AllowOut, spec.DenyOut)
+	}
+	return !spec.DeniesAll(), nil
+}
+
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // Start implements e2bserver.Runtime: it makes the sandbox and, for a
@@ -254,6 +266,10 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 // any, run in the background while the interpreter port stays closed.
 func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bserver.Instance, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	internet, err := internetAccess(spec)
+	if err != nil {
 		return nil, err
 	}
 	conf := rt.confinement()
@@ -273,7 +289,6 @@ func (rt *Runtime) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bse
 		procs:    make(map[int]*process),
 		setupLog: "/tmp/tta-setup.log",
 	}
-	internet := spec.AllowInternetAccess == nil || *spec.AllowInternetAccess
 	if err := in.confine(conf, internet); err != nil {
 		in.release()
 		return nil, err
