@@ -146,7 +146,7 @@ func (d *doctor) run(ctx context.Context) int {
 	sbx, err := d.client.Create(ctx, e2b.CreateOptions{
 		Template: d.template,
 		Timeout:  d.window + sandboxLifetime,
-		Metadata: map[string]string{metadataDoctor: label},
+		Metadata: e2b.Ownership{Owner: tta.DefaultOwner, Purpose: "doctor"}.Metadata(map[string]string{metadataDoctor: label}),
 	})
 	p.Stop()
 	var f finding

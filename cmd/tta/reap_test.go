@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -102,4 +103,31 @@ func TestReapUsageErrors(t *testing.T) {
 	r = runTTA(t, "", "reap", "--help")
 	assert.Equal(t, exitOK, r.code)
 	assert.Contains(t, r.stdout, "Usage: tta reap")
+}
+
+// specSpy records the metadata of the sandboxes a server starts.
+type specSpy struct {
+	e2bserver.ScriptedRuntime
+	metadata chan map[string]string
+}
+
+func (s *specSpy) Start(ctx context.Context, spec e2bserver.SandboxSpec) (e2bserver.Instance, error) {
+	s.metadata <- spec.Metadata
+	return s.ScriptedRuntime.Start(ctx, spec)
+}
+
+// tta doctor's sandboxes carry the owner label too, so that tta reap finds
+// those a crashed doctor left.
+func TestDoctorSandboxesAreOwned(t *testing.T) {
+	spy := &specSpy{metadata: make(chan map[string]string, 1)}
+	env := e2btest.Start(t, e2bserver.WithRuntime(spy))
+	t.Setenv(e2b.EnvAPIKey, env.APIKey)
+	t.Setenv(e2b.EnvAPIURL, env.URL)
+	t.Setenv(e2b.EnvSandboxURL, env.URL)
+	runTTA(t, "", "doctor", "--timeout", "5s", "code-interpreter-v1")
+	md := <-spy.metadata
+	assert.Equal(t, "tta", md[e2b.MetadataOwner])
+	assert.Equal(t, "doctor", md[e2b.MetadataPurpose])
+	assert.Equal(t, e2b.ProcessLabel(), md[e2b.MetadataProcess])
+	assert.Empty(t, liveIDs(env), "the doctor killed it")
 }
