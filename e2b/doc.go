@@ -35,7 +35,7 @@
 //
 // Sandbox.RunCommand runs a command and waits for it. Sandbox.StartCommand
 // starts one in the background and returns a *CommandHandle (Wait, Kill,
-// Disconnect, PID). A command outlives the stream reading it: when the
+// SendStdin, CloseStdin, Disconnect, PID). A command outlives the stream reading it: when the
 // stream breaks (the network was cut, a proxy's deadline passed), Wait says
 // so with ErrExecutionInterrupted and Sandbox.ConnectCommand with the PID
 // reads on; the command is never started again.

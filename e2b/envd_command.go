@@ -16,7 +16,8 @@ import (
 )
 
 // CommandHandle is a command running in the background in a sandbox, made by
-// Sandbox.StartCommand or Sandbox.ConnectCommand. The handle reads the
+// Sandbox.StartCommand or Sandbox.ConnectCommand; SendStdin and CloseStdin
+// feed a command started with CommandOptions.Stdin. The handle reads the
 // command's output from one stream, in a goroutine of its own, until the
 // command ends, the stream breaks, the context given to StartCommand or
 // ConnectCommand ends, or Disconnect. In every case but the first the process
@@ -51,7 +52,8 @@ var errDisconnected = errors.New("disconnected")
 // started (its PID known), with a handle to wait for it, kill it, or leave
 // it. opts.OnStdout and opts.OnStderr are called from the handle's goroutine,
 // in order. opts.Timeout must be 0: a background command runs until it exits
-// or is killed.
+// or is killed. With opts.Stdin the command's standard input stays open for
+// CommandHandle.SendStdin.
 //
 // ctx bounds the stream, not the process: when ctx ends, the handle stops
 // reading (Wait returns an error matching ErrExecutionInterrupted) and the
@@ -64,7 +66,7 @@ func (s *Sandbox) StartCommand(ctx context.Context, cmd string, opts CommandOpti
 		return nil, fmt.Errorf("e2b: %s: Timeout must be 0, got %s: a background command runs until it exits or CommandHandle.Kill", op, opts.Timeout)
 	}
 	tag := newProcessTag()
-	stdin := false
+	stdin := opts.Stdin
 	cfg := &process.ProcessConfig{Cmd: "/bin/bash", Args: []string{"-l", "-c", cmd}, Envs: opts.Envs}
 	if opts.Cwd != "" {
 		cfg.Cwd = &opts.Cwd
@@ -109,8 +111,8 @@ func (s *Sandbox) ConnectCommand(ctx context.Context, pid uint32, opts CommandOp
 	if pid == 0 {
 		return nil, fmt.Errorf("e2b: %s: pid must be > 0", op)
 	}
-	if opts.Timeout != 0 || opts.Cwd != "" || opts.User != "" || len(opts.Envs) > 0 {
-		return nil, fmt.Errorf("e2b: %s: only OnStdout and OnStderr apply to a running process; Timeout, Cwd, User and Envs must be zero", op)
+	if opts.Timeout != 0 || opts.Cwd != "" || opts.User != "" || len(opts.Envs) > 0 || opts.Stdin {
+		return nil, fmt.Errorf("e2b: %s: only OnStdout and OnStderr apply to a running process; Timeout, Cwd, User, Envs and Stdin must be zero", op)
 	}
 	req := connect.NewRequest(&process.ConnectRequest{Process: &process.ProcessSelector{Selector: &process.ProcessSelector_Pid{Pid: pid}}})
 	req.Header().Set(wire.HeaderKeepalivePing, strconv.Itoa(keepalivePingSeconds))
@@ -240,6 +242,38 @@ func (h *CommandHandle) Kill(ctx context.Context) error {
 		return h.s.rpcFailure(context.WithoutCancel(ctx), nil, "kill command", err)
 	}
 	return nil
+}
+
+// SendStdin writes data to the command's standard input (envd's SendInput);
+// the command must have been started with CommandOptions.Stdin. It returns
+// once the sandbox has the data, not once the command has read it. An error
+// answer from envd is an *APIError: ErrNotFound when the process has ended.
+func (h *CommandHandle) SendStdin(ctx context.Context, data []byte) error {
+	const op = "send stdin"
+	_, err := h.s.process.SendInput(ctx, connect.NewRequest(&process.SendInputRequest{
+		Process: h.selector(),
+		Input:   &process.ProcessInput{Input: &process.ProcessInput_Stdin{Stdin: data}},
+	}))
+	if err != nil {
+		return h.s.rpcFailure(ctx, nil, op, err)
+	}
+	return nil
+}
+
+// CloseStdin closes the command's standard input: it reads end of file once
+// it has read what SendStdin sent. Errors as for SendStdin.
+func (h *CommandHandle) CloseStdin(ctx context.Context) error {
+	const op = "close stdin"
+	_, err := h.s.process.CloseStdin(ctx, connect.NewRequest(&process.CloseStdinRequest{Process: h.selector()}))
+	if err != nil {
+		return h.s.rpcFailure(ctx, nil, op, err)
+	}
+	return nil
+}
+
+// selector names the handle's process by PID.
+func (h *CommandHandle) selector() *process.ProcessSelector {
+	return &process.ProcessSelector{Selector: &process.ProcessSelector_Pid{Pid: h.pid}}
 }
 
 // Disconnect stops reading the command's output and waits for the handle's

@@ -45,6 +45,10 @@ type CommandOptions struct {
 	// Timeout bounds the whole command; zero means DefaultCommandTimeout.
 	// Negative is an error.
 	Timeout time.Duration
+	// Stdin keeps the command's standard input open for
+	// CommandHandle.SendStdin (StartCommand only: RunCommand fails when it
+	// is set). Without it the command reads no input.
+	Stdin bool
 }
 
 // CommandResult is what a finished command left behind. A non-zero ExitCode is
@@ -82,6 +86,9 @@ func (s *Sandbox) RunCommand(ctx context.Context, cmd string, opts CommandOption
 	}
 	if timeout == 0 {
 		timeout = DefaultCommandTimeout
+	}
+	if opts.Stdin {
+		return nil, fmt.Errorf("e2b: %s: Stdin applies to StartCommand, whose handle sends the input; RunCommand gives a command no input", op)
 	}
 	tag := newProcessTag()
 	stdin := false

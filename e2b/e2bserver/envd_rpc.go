@@ -225,6 +225,8 @@ func (processService) Start(ctx context.Context, req *connect.Request[process.St
 		Envs: cfg.GetEnvs(),
 		Tag:  req.Msg.GetTag(),
 		User: user,
+		// envd keeps stdin open unless the request says otherwise.
+		Stdin: req.Msg.Stdin == nil || req.Msg.GetStdin(),
 	}
 	if cfg.Cwd != nil {
 		spec.Cwd = resolvePath(cfg.GetCwd(), user)
@@ -250,6 +252,72 @@ func (processService) Connect(ctx context.Context, req *connect.Request[process.
 	return t.connectTo(ctx, req.Msg.GetProcess(), streamKeepalive(req.Header()), func(ev *process.ProcessEvent) error {
 		return stream.Send(&process.ConnectResponse{Event: ev})
 	})
+}
+
+// SendInput writes to a process's standard input (see StdinWriter).
+func (processService) SendInput(ctx context.Context, req *connect.Request[process.SendInputRequest]) (*connect.Response[process.SendInputResponse], error) {
+	t := targetFrom(ctx)
+	w, pid, err := stdinTarget(ctx, t, req.Msg.GetProcess())
+	if err != nil {
+		return nil, err
+	}
+	if err := w.WriteStdin(ctx, pid, req.Msg.GetInput().GetStdin()); err != nil {
+		return nil, stdinError(err, pid)
+	}
+	return connect.NewResponse(&process.SendInputResponse{}), nil
+}
+
+// CloseStdin closes a process's standard input (see StdinWriter).
+func (processService) CloseStdin(ctx context.Context, req *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error) {
+	t := targetFrom(ctx)
+	w, pid, err := stdinTarget(ctx, t, req.Msg.GetProcess())
+	if err != nil {
+		return nil, err
+	}
+	if err := w.CloseStdin(ctx, pid); err != nil {
+		return nil, stdinError(err, pid)
+	}
+	return connect.NewResponse(&process.CloseStdinResponse{}), nil
+}
+
+// stdinTarget returns the sandbox's StdinWriter and the pid sel names.
+func stdinTarget(ctx context.Context, t *target, sel *process.ProcessSelector) (StdinWriter, uint32, error) {
+	w, ok := t.sb.inst.(StdinWriter)
+	if !ok {
+		return nil, 0, connect.NewError(connect.CodeUnimplemented, errors.New("this sandbox's processes take no standard input"))
+	}
+	pid, err := selectedPID(ctx, t, sel)
+	return w, pid, err
+}
+
+// selectedPID resolves a process selector to a pid: by tag among the running
+// processes (NotFound when none has it), or the pid as given.
+func selectedPID(ctx context.Context, t *target, sel *process.ProcessSelector) (uint32, error) {
+	tag := sel.GetTag()
+	if tag == "" {
+		return sel.GetPid(), nil
+	}
+	procs, err := t.sb.inst.ListProcesses(ctx)
+	if err != nil {
+		return 0, connectError(err, "error listing processes")
+	}
+	for _, p := range procs {
+		if p.Spec.Tag == tag {
+			return p.PID, nil
+		}
+	}
+	return 0, connect.NewError(connect.CodeNotFound, fmt.Errorf("process with tag %s not found", tag))
+}
+
+// stdinError maps a StdinWriter error to envd's answer.
+func stdinError(err error, pid uint32) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return connect.NewError(connect.CodeNotFound, fmt.Errorf("process with pid %d not found", pid))
+	case errors.Is(err, fs.ErrClosed):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	}
+	return connectError(err, "error writing to stdin")
 }
 
 // streamKeepalive is the keepalive period a stream's client asks for in

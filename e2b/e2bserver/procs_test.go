@@ -3,6 +3,7 @@ package e2bserver
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -99,5 +100,54 @@ func TestProcessConnect_SandboxEndEndsTheProcess(t *testing.T) {
 			assert.Nil(t, stream.Msg().GetEvent().GetEnd(), "no end event: the stream is cut")
 		}
 		assert.Error(t, stream.Err())
+	})
+}
+
+// SendInput by tag reaches the process; an Instance that takes no stdin is
+// answered Unimplemented.
+func TestSendInput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		echo := &ScriptedRuntime{Command: func(ctx context.Context, cmd *Command) (int, error) {
+			data, err := io.ReadAll(cmd.Stdin())
+			if err != nil {
+				return 0, err
+			}
+			return 0, cmd.Stdout("read " + string(data))
+		}}
+		for _, tc := range []struct {
+			name string
+			rt   Runtime
+		}{{"scripted", echo}, {"without stdin", &countingRuntime{Runtime: echo}}} {
+			e := newEnv(t, WithRuntime(tc.rt))
+			id := e.create(map[string]any{"templateID": "base"}).SandboxID
+			proc, _ := e.envdClients(id, true, nil)
+			tag := "reader"
+			stream, err := proc.Start(t.Context(), connect.NewRequest(&process.StartRequest{
+				Process: &process.ProcessConfig{Cmd: "/bin/bash", Args: []string{"-l", "-c", "reader"}}, Tag: &tag,
+			}))
+			require.NoError(t, err)
+			require.True(t, stream.Receive())
+			sel := &process.ProcessSelector{Selector: &process.ProcessSelector_Tag{Tag: tag}}
+			_, err = proc.SendInput(t.Context(), connect.NewRequest(&process.SendInputRequest{
+				Process: sel, Input: &process.ProcessInput{Input: &process.ProcessInput_Stdin{Stdin: []byte("hello")}},
+			}))
+			if tc.name == "without stdin" {
+				assert.Equal(t, connect.CodeUnimplemented, connect.CodeOf(err), tc.name)
+				_, err = proc.SendSignal(t.Context(), connect.NewRequest(&process.SendSignalRequest{Process: sel, Signal: process.Signal_SIGNAL_SIGKILL}))
+				require.NoError(t, err)
+				for stream.Receive() {
+				}
+				continue
+			}
+			require.NoError(t, err, tc.name)
+			_, err = proc.CloseStdin(t.Context(), connect.NewRequest(&process.CloseStdinRequest{Process: sel}))
+			require.NoError(t, err)
+			var out string
+			for stream.Receive() {
+				out += string(stream.Msg().GetEvent().GetData().GetStdout())
+			}
+			require.NoError(t, stream.Err())
+			assert.Equal(t, "read hello", out)
+		}
 	})
 }

@@ -201,6 +201,9 @@ type ProcessSpec struct {
 	Cwd  string            // absolute working directory; "" = the user's home
 	Tag  string            // optional caller-chosen name
 	User string            // "user" or "root"
+	// Stdin keeps the process's standard input open for the client's
+	// SendInput (see StdinWriter); false gives it none.
+	Stdin bool
 }
 
 // ProcessInfo describes a running process.

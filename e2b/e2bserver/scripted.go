@@ -187,6 +187,18 @@ type Command struct {
 
 	ctx    context.Context
 	output func(Stream, []byte) error
+	stdin  *stdinBuffer // nil without stdin
+}
+
+// Stdin returns the process's standard input, as the client sends it
+// (SendInput), ending with io.EOF at CloseStdin; a process started without
+// stdin reads io.EOF at once. Reads also end when the process is signalled
+// or its sandbox goes away.
+func (c *Command) Stdin() io.Reader {
+	if c.stdin == nil {
+		return strings.NewReader("")
+	}
+	return stdinReader{ctx: c.ctx, b: c.stdin}
 }
 
 // Stdout writes text to the process's stdout.
@@ -265,6 +277,7 @@ type kernel struct {
 type scriptedProc struct {
 	spec   ProcessSpec
 	cancel context.CancelCauseFunc
+	stdin  *stdinBuffer // nil without stdin
 }
 
 // signalError is the cancellation cause of a signalled process.
@@ -555,7 +568,11 @@ func (in *scriptedInstance) RunProcess(ctx context.Context, spec ProcessSpec, ho
 	}
 	pid := in.nextPID
 	in.nextPID++
-	in.procs[pid] = &scriptedProc{spec: spec, cancel: cancel}
+	proc := &scriptedProc{spec: spec, cancel: cancel}
+	if spec.Stdin {
+		proc.stdin = &stdinBuffer{}
+	}
+	in.procs[pid] = proc
 	in.mu.Unlock()
 	defer func() {
 		in.mu.Lock()
@@ -574,6 +591,7 @@ func (in *scriptedInstance) RunProcess(ctx context.Context, spec ProcessSpec, ho
 		SandboxID: in.spec.SandboxID,
 		ctx:       pctx,
 		output:    hooks.Output,
+		stdin:     proc.stdin,
 	}
 
 	code, err := 0, error(nil)
@@ -629,6 +647,38 @@ func (in *scriptedInstance) ListProcesses(context.Context) ([]ProcessInfo, error
 		out = append(out, ProcessInfo{PID: pid, Spec: in.procs[pid].spec})
 	}
 	return out, nil
+}
+
+// WriteStdin implements StdinWriter.
+func (in *scriptedInstance) WriteStdin(_ context.Context, pid uint32, data []byte) error {
+	b, err := in.stdinOf(pid)
+	if err != nil {
+		return err
+	}
+	return b.write(data)
+}
+
+// CloseStdin implements StdinWriter.
+func (in *scriptedInstance) CloseStdin(_ context.Context, pid uint32) error {
+	b, err := in.stdinOf(pid)
+	if err != nil {
+		return err
+	}
+	return b.close()
+}
+
+// stdinOf returns the standard input of process pid.
+func (in *scriptedInstance) stdinOf(pid uint32) (*stdinBuffer, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	p, ok := in.procs[pid]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
+	case p.stdin == nil:
+		return nil, fmt.Errorf("process %d was started without stdin: %w", pid, fs.ErrClosed)
+	}
+	return p.stdin, nil
 }
 
 func (in *scriptedInstance) SignalProcess(_ context.Context, pid uint32, sig Signal) error {

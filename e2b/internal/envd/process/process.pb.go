@@ -641,6 +641,240 @@ func (x *ConnectResponse) GetEvent() *ProcessEvent {
 	return nil
 }
 
+type SendInputRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Process       *ProcessSelector       `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	Input         *ProcessInput          `protobuf:"bytes,2,opt,name=input,proto3" json:"input,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendInputRequest) Reset() {
+	*x = SendInputRequest{}
+	mi := &file_process_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendInputRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendInputRequest) ProtoMessage() {}
+
+func (x *SendInputRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_process_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendInputRequest.ProtoReflect.Descriptor instead.
+func (*SendInputRequest) Descriptor() ([]byte, []int) {
+	return file_process_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SendInputRequest) GetProcess() *ProcessSelector {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+func (x *SendInputRequest) GetInput() *ProcessInput {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+type SendInputResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendInputResponse) Reset() {
+	*x = SendInputResponse{}
+	mi := &file_process_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendInputResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendInputResponse) ProtoMessage() {}
+
+func (x *SendInputResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_process_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendInputResponse.ProtoReflect.Descriptor instead.
+func (*SendInputResponse) Descriptor() ([]byte, []int) {
+	return file_process_proto_rawDescGZIP(), []int{11}
+}
+
+type ProcessInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Input:
+	//
+	//	*ProcessInput_Stdin
+	Input         isProcessInput_Input `protobuf_oneof:"input"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessInput) Reset() {
+	*x = ProcessInput{}
+	mi := &file_process_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessInput) ProtoMessage() {}
+
+func (x *ProcessInput) ProtoReflect() protoreflect.Message {
+	mi := &file_process_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessInput.ProtoReflect.Descriptor instead.
+func (*ProcessInput) Descriptor() ([]byte, []int) {
+	return file_process_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ProcessInput) GetInput() isProcessInput_Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *ProcessInput) GetStdin() []byte {
+	if x != nil {
+		if x, ok := x.Input.(*ProcessInput_Stdin); ok {
+			return x.Stdin
+		}
+	}
+	return nil
+}
+
+type isProcessInput_Input interface {
+	isProcessInput_Input()
+}
+
+type ProcessInput_Stdin struct {
+	Stdin []byte `protobuf:"bytes,1,opt,name=stdin,proto3,oneof"`
+}
+
+func (*ProcessInput_Stdin) isProcessInput_Input() {}
+
+type CloseStdinRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Process       *ProcessSelector       `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseStdinRequest) Reset() {
+	*x = CloseStdinRequest{}
+	mi := &file_process_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseStdinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseStdinRequest) ProtoMessage() {}
+
+func (x *CloseStdinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_process_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseStdinRequest.ProtoReflect.Descriptor instead.
+func (*CloseStdinRequest) Descriptor() ([]byte, []int) {
+	return file_process_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CloseStdinRequest) GetProcess() *ProcessSelector {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+type CloseStdinResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseStdinResponse) Reset() {
+	*x = CloseStdinResponse{}
+	mi := &file_process_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseStdinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseStdinResponse) ProtoMessage() {}
+
+func (x *CloseStdinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_process_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseStdinResponse.ProtoReflect.Descriptor instead.
+func (*CloseStdinResponse) Descriptor() ([]byte, []int) {
+	return file_process_proto_rawDescGZIP(), []int{14}
+}
+
 type SendSignalRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Process       *ProcessSelector       `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
@@ -651,7 +885,7 @@ type SendSignalRequest struct {
 
 func (x *SendSignalRequest) Reset() {
 	*x = SendSignalRequest{}
-	mi := &file_process_proto_msgTypes[10]
+	mi := &file_process_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +897,7 @@ func (x *SendSignalRequest) String() string {
 func (*SendSignalRequest) ProtoMessage() {}
 
 func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[10]
+	mi := &file_process_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +910,7 @@ func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalRequest.ProtoReflect.Descriptor instead.
 func (*SendSignalRequest) Descriptor() ([]byte, []int) {
-	return file_process_proto_rawDescGZIP(), []int{10}
+	return file_process_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SendSignalRequest) GetProcess() *ProcessSelector {
@@ -701,7 +935,7 @@ type SendSignalResponse struct {
 
 func (x *SendSignalResponse) Reset() {
 	*x = SendSignalResponse{}
-	mi := &file_process_proto_msgTypes[11]
+	mi := &file_process_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +947,7 @@ func (x *SendSignalResponse) String() string {
 func (*SendSignalResponse) ProtoMessage() {}
 
 func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[11]
+	mi := &file_process_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +960,7 @@ func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalResponse.ProtoReflect.Descriptor instead.
 func (*SendSignalResponse) Descriptor() ([]byte, []int) {
-	return file_process_proto_rawDescGZIP(), []int{11}
+	return file_process_proto_rawDescGZIP(), []int{16}
 }
 
 type ProcessSelector struct {
@@ -742,7 +976,7 @@ type ProcessSelector struct {
 
 func (x *ProcessSelector) Reset() {
 	*x = ProcessSelector{}
-	mi := &file_process_proto_msgTypes[12]
+	mi := &file_process_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +988,7 @@ func (x *ProcessSelector) String() string {
 func (*ProcessSelector) ProtoMessage() {}
 
 func (x *ProcessSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[12]
+	mi := &file_process_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +1001,7 @@ func (x *ProcessSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessSelector.ProtoReflect.Descriptor instead.
 func (*ProcessSelector) Descriptor() ([]byte, []int) {
-	return file_process_proto_rawDescGZIP(), []int{12}
+	return file_process_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ProcessSelector) GetSelector() isProcessSelector_Selector {
@@ -821,7 +1055,7 @@ type PTY_Size struct {
 
 func (x *PTY_Size) Reset() {
 	*x = PTY_Size{}
-	mi := &file_process_proto_msgTypes[13]
+	mi := &file_process_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +1067,7 @@ func (x *PTY_Size) String() string {
 func (*PTY_Size) ProtoMessage() {}
 
 func (x *PTY_Size) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[13]
+	mi := &file_process_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1106,7 @@ type ProcessEvent_StartEvent struct {
 
 func (x *ProcessEvent_StartEvent) Reset() {
 	*x = ProcessEvent_StartEvent{}
-	mi := &file_process_proto_msgTypes[15]
+	mi := &file_process_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +1118,7 @@ func (x *ProcessEvent_StartEvent) String() string {
 func (*ProcessEvent_StartEvent) ProtoMessage() {}
 
 func (x *ProcessEvent_StartEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[15]
+	mi := &file_process_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1155,7 @@ type ProcessEvent_DataEvent struct {
 
 func (x *ProcessEvent_DataEvent) Reset() {
 	*x = ProcessEvent_DataEvent{}
-	mi := &file_process_proto_msgTypes[16]
+	mi := &file_process_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1167,7 @@ func (x *ProcessEvent_DataEvent) String() string {
 func (*ProcessEvent_DataEvent) ProtoMessage() {}
 
 func (x *ProcessEvent_DataEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[16]
+	mi := &file_process_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1251,7 @@ type ProcessEvent_EndEvent struct {
 
 func (x *ProcessEvent_EndEvent) Reset() {
 	*x = ProcessEvent_EndEvent{}
-	mi := &file_process_proto_msgTypes[17]
+	mi := &file_process_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1263,7 @@ func (x *ProcessEvent_EndEvent) String() string {
 func (*ProcessEvent_EndEvent) ProtoMessage() {}
 
 func (x *ProcessEvent_EndEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[17]
+	mi := &file_process_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1315,7 @@ type ProcessEvent_KeepAlive struct {
 
 func (x *ProcessEvent_KeepAlive) Reset() {
 	*x = ProcessEvent_KeepAlive{}
-	mi := &file_process_proto_msgTypes[18]
+	mi := &file_process_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1327,7 @@ func (x *ProcessEvent_KeepAlive) String() string {
 func (*ProcessEvent_KeepAlive) ProtoMessage() {}
 
 func (x *ProcessEvent_KeepAlive) ProtoReflect() protoreflect.Message {
-	mi := &file_process_proto_msgTypes[18]
+	mi := &file_process_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1404,17 @@ const file_process_proto_rawDesc = "" +
 	"\x0eConnectRequest\x122\n" +
 	"\aprocess\x18\x01 \x01(\v2\x18.process.ProcessSelectorR\aprocess\">\n" +
 	"\x0fConnectResponse\x12+\n" +
-	"\x05event\x18\x01 \x01(\v2\x15.process.ProcessEventR\x05event\"p\n" +
+	"\x05event\x18\x01 \x01(\v2\x15.process.ProcessEventR\x05event\"s\n" +
+	"\x10SendInputRequest\x122\n" +
+	"\aprocess\x18\x01 \x01(\v2\x18.process.ProcessSelectorR\aprocess\x12+\n" +
+	"\x05input\x18\x02 \x01(\v2\x15.process.ProcessInputR\x05input\"\x13\n" +
+	"\x11SendInputResponse\"/\n" +
+	"\fProcessInput\x12\x16\n" +
+	"\x05stdin\x18\x01 \x01(\fH\x00R\x05stdinB\a\n" +
+	"\x05input\"G\n" +
+	"\x11CloseStdinRequest\x122\n" +
+	"\aprocess\x18\x01 \x01(\v2\x18.process.ProcessSelectorR\aprocess\"\x14\n" +
+	"\x12CloseStdinResponse\"p\n" +
 	"\x11SendSignalRequest\x122\n" +
 	"\aprocess\x18\x01 \x01(\v2\x18.process.ProcessSelectorR\aprocess\x12'\n" +
 	"\x06signal\x18\x02 \x01(\x0e2\x0f.process.SignalR\x06signal\"\x14\n" +
@@ -1183,11 +1427,14 @@ const file_process_proto_rawDesc = "" +
 	"\x06Signal\x12\x16\n" +
 	"\x12SIGNAL_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSIGNAL_SIGTERM\x10\x0f\x12\x12\n" +
-	"\x0eSIGNAL_SIGKILL\x10\t2\xff\x01\n" +
+	"\x0eSIGNAL_SIGKILL\x10\t2\x8a\x03\n" +
 	"\aProcess\x123\n" +
 	"\x04List\x12\x14.process.ListRequest\x1a\x15.process.ListResponse\x128\n" +
 	"\x05Start\x12\x15.process.StartRequest\x1a\x16.process.StartResponse0\x01\x12>\n" +
-	"\aConnect\x12\x17.process.ConnectRequest\x1a\x18.process.ConnectResponse0\x01\x12E\n" +
+	"\aConnect\x12\x17.process.ConnectRequest\x1a\x18.process.ConnectResponse0\x01\x12B\n" +
+	"\tSendInput\x12\x19.process.SendInputRequest\x1a\x1a.process.SendInputResponse\x12E\n" +
+	"\n" +
+	"CloseStdin\x12\x1a.process.CloseStdinRequest\x1a\x1b.process.CloseStdinResponse\x12E\n" +
 	"\n" +
 	"SendSignal\x12\x1a.process.SendSignalRequest\x1a\x1b.process.SendSignalResponseB2Z0github.com/tta-dev/tta/e2b/internal/envd/processb\x06proto3"
 
@@ -1204,7 +1451,7 @@ func file_process_proto_rawDescGZIP() []byte {
 }
 
 var file_process_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_process_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_process_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_process_proto_goTypes = []any{
 	(Signal)(0),                     // 0: process.Signal
 	(*PTY)(nil),                     // 1: process.PTY
@@ -1217,45 +1464,57 @@ var file_process_proto_goTypes = []any{
 	(*StartResponse)(nil),           // 8: process.StartResponse
 	(*ConnectRequest)(nil),          // 9: process.ConnectRequest
 	(*ConnectResponse)(nil),         // 10: process.ConnectResponse
-	(*SendSignalRequest)(nil),       // 11: process.SendSignalRequest
-	(*SendSignalResponse)(nil),      // 12: process.SendSignalResponse
-	(*ProcessSelector)(nil),         // 13: process.ProcessSelector
-	(*PTY_Size)(nil),                // 14: process.PTY.Size
-	nil,                             // 15: process.ProcessConfig.EnvsEntry
-	(*ProcessEvent_StartEvent)(nil), // 16: process.ProcessEvent.StartEvent
-	(*ProcessEvent_DataEvent)(nil),  // 17: process.ProcessEvent.DataEvent
-	(*ProcessEvent_EndEvent)(nil),   // 18: process.ProcessEvent.EndEvent
-	(*ProcessEvent_KeepAlive)(nil),  // 19: process.ProcessEvent.KeepAlive
+	(*SendInputRequest)(nil),        // 11: process.SendInputRequest
+	(*SendInputResponse)(nil),       // 12: process.SendInputResponse
+	(*ProcessInput)(nil),            // 13: process.ProcessInput
+	(*CloseStdinRequest)(nil),       // 14: process.CloseStdinRequest
+	(*CloseStdinResponse)(nil),      // 15: process.CloseStdinResponse
+	(*SendSignalRequest)(nil),       // 16: process.SendSignalRequest
+	(*SendSignalResponse)(nil),      // 17: process.SendSignalResponse
+	(*ProcessSelector)(nil),         // 18: process.ProcessSelector
+	(*PTY_Size)(nil),                // 19: process.PTY.Size
+	nil,                             // 20: process.ProcessConfig.EnvsEntry
+	(*ProcessEvent_StartEvent)(nil), // 21: process.ProcessEvent.StartEvent
+	(*ProcessEvent_DataEvent)(nil),  // 22: process.ProcessEvent.DataEvent
+	(*ProcessEvent_EndEvent)(nil),   // 23: process.ProcessEvent.EndEvent
+	(*ProcessEvent_KeepAlive)(nil),  // 24: process.ProcessEvent.KeepAlive
 }
 var file_process_proto_depIdxs = []int32{
-	14, // 0: process.PTY.size:type_name -> process.PTY.Size
-	15, // 1: process.ProcessConfig.envs:type_name -> process.ProcessConfig.EnvsEntry
+	19, // 0: process.PTY.size:type_name -> process.PTY.Size
+	20, // 1: process.ProcessConfig.envs:type_name -> process.ProcessConfig.EnvsEntry
 	2,  // 2: process.ProcessInfo.config:type_name -> process.ProcessConfig
 	4,  // 3: process.ListResponse.processes:type_name -> process.ProcessInfo
 	2,  // 4: process.StartRequest.process:type_name -> process.ProcessConfig
 	1,  // 5: process.StartRequest.pty:type_name -> process.PTY
-	16, // 6: process.ProcessEvent.start:type_name -> process.ProcessEvent.StartEvent
-	17, // 7: process.ProcessEvent.data:type_name -> process.ProcessEvent.DataEvent
-	18, // 8: process.ProcessEvent.end:type_name -> process.ProcessEvent.EndEvent
-	19, // 9: process.ProcessEvent.keepalive:type_name -> process.ProcessEvent.KeepAlive
+	21, // 6: process.ProcessEvent.start:type_name -> process.ProcessEvent.StartEvent
+	22, // 7: process.ProcessEvent.data:type_name -> process.ProcessEvent.DataEvent
+	23, // 8: process.ProcessEvent.end:type_name -> process.ProcessEvent.EndEvent
+	24, // 9: process.ProcessEvent.keepalive:type_name -> process.ProcessEvent.KeepAlive
 	7,  // 10: process.StartResponse.event:type_name -> process.ProcessEvent
-	13, // 11: process.ConnectRequest.process:type_name -> process.ProcessSelector
+	18, // 11: process.ConnectRequest.process:type_name -> process.ProcessSelector
 	7,  // 12: process.ConnectResponse.event:type_name -> process.ProcessEvent
-	13, // 13: process.SendSignalRequest.process:type_name -> process.ProcessSelector
-	0,  // 14: process.SendSignalRequest.signal:type_name -> process.Signal
-	3,  // 15: process.Process.List:input_type -> process.ListRequest
-	6,  // 16: process.Process.Start:input_type -> process.StartRequest
-	9,  // 17: process.Process.Connect:input_type -> process.ConnectRequest
-	11, // 18: process.Process.SendSignal:input_type -> process.SendSignalRequest
-	5,  // 19: process.Process.List:output_type -> process.ListResponse
-	8,  // 20: process.Process.Start:output_type -> process.StartResponse
-	10, // 21: process.Process.Connect:output_type -> process.ConnectResponse
-	12, // 22: process.Process.SendSignal:output_type -> process.SendSignalResponse
-	19, // [19:23] is the sub-list for method output_type
-	15, // [15:19] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	18, // 13: process.SendInputRequest.process:type_name -> process.ProcessSelector
+	13, // 14: process.SendInputRequest.input:type_name -> process.ProcessInput
+	18, // 15: process.CloseStdinRequest.process:type_name -> process.ProcessSelector
+	18, // 16: process.SendSignalRequest.process:type_name -> process.ProcessSelector
+	0,  // 17: process.SendSignalRequest.signal:type_name -> process.Signal
+	3,  // 18: process.Process.List:input_type -> process.ListRequest
+	6,  // 19: process.Process.Start:input_type -> process.StartRequest
+	9,  // 20: process.Process.Connect:input_type -> process.ConnectRequest
+	11, // 21: process.Process.SendInput:input_type -> process.SendInputRequest
+	14, // 22: process.Process.CloseStdin:input_type -> process.CloseStdinRequest
+	16, // 23: process.Process.SendSignal:input_type -> process.SendSignalRequest
+	5,  // 24: process.Process.List:output_type -> process.ListResponse
+	8,  // 25: process.Process.Start:output_type -> process.StartResponse
+	10, // 26: process.Process.Connect:output_type -> process.ConnectResponse
+	12, // 27: process.Process.SendInput:output_type -> process.SendInputResponse
+	15, // 28: process.Process.CloseStdin:output_type -> process.CloseStdinResponse
+	17, // 29: process.Process.SendSignal:output_type -> process.SendSignalResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_process_proto_init() }
@@ -1273,22 +1532,25 @@ func file_process_proto_init() {
 		(*ProcessEvent_Keepalive)(nil),
 	}
 	file_process_proto_msgTypes[12].OneofWrappers = []any{
+		(*ProcessInput_Stdin)(nil),
+	}
+	file_process_proto_msgTypes[17].OneofWrappers = []any{
 		(*ProcessSelector_Pid)(nil),
 		(*ProcessSelector_Tag)(nil),
 	}
-	file_process_proto_msgTypes[16].OneofWrappers = []any{
+	file_process_proto_msgTypes[21].OneofWrappers = []any{
 		(*ProcessEvent_DataEvent_Stdout)(nil),
 		(*ProcessEvent_DataEvent_Stderr)(nil),
 		(*ProcessEvent_DataEvent_Pty)(nil),
 	}
-	file_process_proto_msgTypes[17].OneofWrappers = []any{}
+	file_process_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_process_proto_rawDesc), len(file_process_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,6 +43,10 @@ const (
 	ProcessStartProcedure = "/process.Process/Start"
 	// ProcessConnectProcedure is the fully-qualified name of the Process's Connect RPC.
 	ProcessConnectProcedure = "/process.Process/Connect"
+	// ProcessSendInputProcedure is the fully-qualified name of the Process's SendInput RPC.
+	ProcessSendInputProcedure = "/process.Process/SendInput"
+	// ProcessCloseStdinProcedure is the fully-qualified name of the Process's CloseStdin RPC.
+	ProcessCloseStdinProcedure = "/process.Process/CloseStdin"
 	// ProcessSendSignalProcedure is the fully-qualified name of the Process's SendSignal RPC.
 	ProcessSendSignalProcedure = "/process.Process/SendSignal"
 )
@@ -52,6 +56,8 @@ type ProcessClient interface {
 	List(context.Context, *connect.Request[process.ListRequest]) (*connect.Response[process.ListResponse], error)
 	Start(context.Context, *connect.Request[process.StartRequest]) (*connect.ServerStreamForClient[process.StartResponse], error)
 	Connect(context.Context, *connect.Request[process.ConnectRequest]) (*connect.ServerStreamForClient[process.ConnectResponse], error)
+	SendInput(context.Context, *connect.Request[process.SendInputRequest]) (*connect.Response[process.SendInputResponse], error)
+	CloseStdin(context.Context, *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error)
 	SendSignal(context.Context, *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error)
 }
 
@@ -84,6 +90,18 @@ func NewProcessClient(httpClient connect.HTTPClient, baseURL string, opts ...con
 			connect.WithSchema(processMethods.ByName("Connect")),
 			connect.WithClientOptions(opts...),
 		),
+		sendInput: connect.NewClient[process.SendInputRequest, process.SendInputResponse](
+			httpClient,
+			baseURL+ProcessSendInputProcedure,
+			connect.WithSchema(processMethods.ByName("SendInput")),
+			connect.WithClientOptions(opts...),
+		),
+		closeStdin: connect.NewClient[process.CloseStdinRequest, process.CloseStdinResponse](
+			httpClient,
+			baseURL+ProcessCloseStdinProcedure,
+			connect.WithSchema(processMethods.ByName("CloseStdin")),
+			connect.WithClientOptions(opts...),
+		),
 		sendSignal: connect.NewClient[process.SendSignalRequest, process.SendSignalResponse](
 			httpClient,
 			baseURL+ProcessSendSignalProcedure,
@@ -98,6 +116,8 @@ type processClient struct {
 	list       *connect.Client[process.ListRequest, process.ListResponse]
 	start      *connect.Client[process.StartRequest, process.StartResponse]
 	connect    *connect.Client[process.ConnectRequest, process.ConnectResponse]
+	sendInput  *connect.Client[process.SendInputRequest, process.SendInputResponse]
+	closeStdin *connect.Client[process.CloseStdinRequest, process.CloseStdinResponse]
 	sendSignal *connect.Client[process.SendSignalRequest, process.SendSignalResponse]
 }
 
@@ -116,6 +136,16 @@ func (c *processClient) Connect(ctx context.Context, req *connect.Request[proces
 	return c.connect.CallServerStream(ctx, req)
 }
 
+// SendInput calls process.Process.SendInput.
+func (c *processClient) SendInput(ctx context.Context, req *connect.Request[process.SendInputRequest]) (*connect.Response[process.SendInputResponse], error) {
+	return c.sendInput.CallUnary(ctx, req)
+}
+
+// CloseStdin calls process.Process.CloseStdin.
+func (c *processClient) CloseStdin(ctx context.Context, req *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error) {
+	return c.closeStdin.CallUnary(ctx, req)
+}
+
 // SendSignal calls process.Process.SendSignal.
 func (c *processClient) SendSignal(ctx context.Context, req *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error) {
 	return c.sendSignal.CallUnary(ctx, req)
@@ -126,6 +156,8 @@ type ProcessHandler interface {
 	List(context.Context, *connect.Request[process.ListRequest]) (*connect.Response[process.ListResponse], error)
 	Start(context.Context, *connect.Request[process.StartRequest], *connect.ServerStream[process.StartResponse]) error
 	Connect(context.Context, *connect.Request[process.ConnectRequest], *connect.ServerStream[process.ConnectResponse]) error
+	SendInput(context.Context, *connect.Request[process.SendInputRequest]) (*connect.Response[process.SendInputResponse], error)
+	CloseStdin(context.Context, *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error)
 	SendSignal(context.Context, *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error)
 }
 
@@ -154,6 +186,18 @@ func NewProcessHandler(svc ProcessHandler, opts ...connect.HandlerOption) (strin
 		connect.WithSchema(processMethods.ByName("Connect")),
 		connect.WithHandlerOptions(opts...),
 	)
+	processSendInputHandler := connect.NewUnaryHandler(
+		ProcessSendInputProcedure,
+		svc.SendInput,
+		connect.WithSchema(processMethods.ByName("SendInput")),
+		connect.WithHandlerOptions(opts...),
+	)
+	processCloseStdinHandler := connect.NewUnaryHandler(
+		ProcessCloseStdinProcedure,
+		svc.CloseStdin,
+		connect.WithSchema(processMethods.ByName("CloseStdin")),
+		connect.WithHandlerOptions(opts...),
+	)
 	processSendSignalHandler := connect.NewUnaryHandler(
 		ProcessSendSignalProcedure,
 		svc.SendSignal,
@@ -168,6 +212,10 @@ func NewProcessHandler(svc ProcessHandler, opts ...connect.HandlerOption) (strin
 			processStartHandler.ServeHTTP(w, r)
 		case ProcessConnectProcedure:
 			processConnectHandler.ServeHTTP(w, r)
+		case ProcessSendInputProcedure:
+			processSendInputHandler.ServeHTTP(w, r)
+		case ProcessCloseStdinProcedure:
+			processCloseStdinHandler.ServeHTTP(w, r)
 		case ProcessSendSignalProcedure:
 			processSendSignalHandler.ServeHTTP(w, r)
 		default:
@@ -189,6 +237,14 @@ func (UnimplementedProcessHandler) Start(context.Context, *connect.Request[proce
 
 func (UnimplementedProcessHandler) Connect(context.Context, *connect.Request[process.ConnectRequest], *connect.ServerStream[process.ConnectResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("process.Process.Connect is not implemented"))
+}
+
+func (UnimplementedProcessHandler) SendInput(context.Context, *connect.Request[process.SendInputRequest]) (*connect.Response[process.SendInputResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("process.Process.SendInput is not implemented"))
+}
+
+func (UnimplementedProcessHandler) CloseStdin(context.Context, *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("process.Process.CloseStdin is not implemented"))
 }
 
 func (UnimplementedProcessHandler) SendSignal(context.Context, *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error) {
