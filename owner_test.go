@@ -124,3 +124,20 @@ func TestOwnerMisusePanics(t *testing.T) {
 			_, _ = tta.NewCodeExecution(tta.WithProvider(ttatest.NewFakeProvider()), tta.WithReapAtStart(nil))
 		})
 }
+
+// WithReapAtStart reaches the E2B provider behind WithCreateLimit.
+func TestReapAtStartThroughTheCreateLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := e2btest.StartInMemory(t, e2bserver.WithRuntime(&e2bserver.ScriptedRuntime{}))
+		sbx, err := env.Client.Create(t.Context(), e2b.CreateOptions{Metadata: e2b.Ownership{Owner: "svc", Process: "old pid 1"}.Metadata(nil)})
+		require.NoError(t, err)
+		var killed []string
+		testenv.ServerExec(t, env, tta.WithOwner("svc"), tta.WithCreateLimit(tta.HobbyPlan),
+			tta.WithReapAtStart(func(r *e2b.ReapReport, err error) {
+				require.NoError(t, err)
+				killed = r.Killed
+			}))
+		assert.Equal(t, []string{sbx.ID()}, killed)
+		assert.Empty(t, env.Server.Sandboxes())
+	})
+}

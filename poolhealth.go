@@ -9,12 +9,16 @@ import (
 // poolProbeTimeout bounds one health check of an idle pooled sandbox.
 const poolProbeTimeout = 10 * time.Second
 
+// minPoolCheckInterval is the shortest time between two checks of the pool,
+// whatever the sandbox timeout.
+const minPoolCheckInterval = 100 * time.Millisecond
+
 // tendPool keeps the idle sandboxes of the warm pool usable until Close: every
-// poolSlack of the sandbox timeout it checks them (checkPool). It holds a
-// count of p.wg until it returns.
+// poolSlack of the sandbox timeout (at least minPoolCheckInterval) it checks
+// them (checkPool). It holds a count of p.wg until it returns.
 func (p *CodeExecutionPrimitive) tendPool() {
 	defer p.wg.Done()
-	t := time.NewTicker(poolSlack(p.cfg.sandboxTimeout))
+	t := time.NewTicker(max(poolSlack(p.cfg.sandboxTimeout), minPoolCheckInterval))
 	defer t.Stop()
 	for {
 		select {

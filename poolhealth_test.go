@@ -12,6 +12,7 @@ import (
 	"github.com/tta-dev/tta/e2b/e2bserver"
 	"github.com/tta-dev/tta/e2b/e2btest"
 	"github.com/tta-dev/tta/internal/testenv"
+	"github.com/tta-dev/tta/ttatest"
 )
 
 // endTimes returns the end time of every sandbox the server holds, by ID.
@@ -75,5 +76,18 @@ func TestPoolHealth_ProbesKeepEndTimesAndReplaceBeforeExpiry(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, third, out.SandboxID, "a call takes a pooled sandbox")
 		assert.Zero(t, time.Since(start))
+	})
+}
+
+// A sandbox timeout shorter than eight nanoseconds still gives the pool's
+// checks a period (a ticker of zero would panic).
+func TestPoolHealth_TinyTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		exec := testenv.FakeExec(t, p, tta.WithWarmPool(1), tta.WithSandboxTimeout(time.Nanosecond))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		_, err := exec.Execute(t.Context(), tta.CodeInput{Code: "1"})
+		require.NoError(t, err)
 	})
 }
