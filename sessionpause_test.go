@@ -121,10 +121,22 @@ func TestSessionPause_ReportsLostState(t *testing.T) {
 	})
 }
 
+// plainProvider hands out its provider's sandboxes as plain tta.Sandbox
+// values, which cannot be paused.
+type plainProvider struct{ *ttatest.FakeProvider }
+
+func (p plainProvider) Create(ctx context.Context, req tta.CreateRequest) (tta.Sandbox, error) {
+	sb, err := p.FakeProvider.Create(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ tta.Sandbox }{sb}, nil
+}
+
 func TestSessionPause_UnsupportedProvider(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ttatest.NewFakeProvider()
-		exec := testenv.FakeExec(t, p)
+		exec := testenv.NewExec(t, func() []string { return nil }, tta.WithProvider(plainProvider{p}))
 		s := newSession(t, exec)
 		err := s.Pause(t.Context())
 		require.ErrorContains(t, err, "cannot be paused")
@@ -134,5 +146,28 @@ func TestSessionPause_UnsupportedProvider(t *testing.T) {
 		assert.True(t, got.StateKept)
 		_, err = s.Execute(t.Context(), tta.CodeInput{Code: "1"})
 		require.NoError(t, err)
+		require.NoError(t, s.Close())
+		p.AssertNoLeaks(t)
+	})
+}
+
+// With the fake provider, a session's pause can be tested in unit tests:
+// a template that loses its memory in a pause says so on Resume.
+func TestSessionPause_FakeProvider(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider(ttatest.FakeTemplate{Name: "forgetful", PauseLosesMemory: true})
+		exec := testenv.FakeExec(t, p, tta.WithTemplate(tta.Template{Name: "forgetful"}))
+		s := newSession(t, exec)
+		_, err := s.Execute(t.Context(), tta.CodeInput{Code: "x = 1"})
+		require.NoError(t, err)
+		require.NoError(t, s.Pause(t.Context()))
+		assert.True(t, p.Sandboxes()[0].Paused())
+		got, err := s.Resume(t.Context())
+		require.NoError(t, err)
+		assert.False(t, got.StateKept)
+		assert.Equal(t, []string{"python"}, got.Lost)
+		out, err := s.Execute(t.Context(), tta.CodeInput{Code: "x"})
+		require.NoError(t, err)
+		assert.True(t, out.StateReset)
 	})
 }

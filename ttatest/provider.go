@@ -41,6 +41,10 @@ type FakeTemplate struct {
 	// Languages, when not nil, lists the languages the interpreter runs;
 	// others fail with ErrUnsupportedLanguage. nil means every language.
 	Languages []string
+	// PauseLosesMemory makes a pause drop the interpreter contexts, as a
+	// sandbox paused without its memory would: after Resume,
+	// ContextExists reports false for them.
+	PauseLosesMemory bool
 }
 
 func (t *FakeTemplate) matches(ref string) bool {
@@ -126,6 +130,10 @@ const (
 	// OpCommand is a sandbox's RunCommand, package installs included: the
 	// fake installs packages with pip commands, as E2B's sandboxes do.
 	OpCommand Op = "command"
+	// OpPause is a sandbox's Pause.
+	OpPause Op = "pause"
+	// OpResume is a sandbox's Resume.
+	OpResume Op = "resume"
 )
 
 // Fault makes calls of an operation fail. It is a plain value.

@@ -41,6 +41,7 @@ type FakeSandbox struct {
 	contexts  map[string]string // context ID -> language
 	counts    map[string]int    // execution count per context
 	timeouts  []time.Duration   // SetTimeout arguments
+	paused    bool              // between Pause and Resume
 }
 
 var _ tta.Sandbox = (*FakeSandbox)(nil)
@@ -136,7 +137,7 @@ func (s *FakeSandbox) Timeouts() []time.Duration {
 
 // goneLocked returns the error for a sandbox that no longer exists, or nil.
 func (s *FakeSandbox) goneLocked(now time.Time) error {
-	if s.killed || s.expired || (!s.deadline.IsZero() && !now.Before(s.deadline)) {
+	if s.killed || s.expired || (!s.paused && !s.deadline.IsZero() && !now.Before(s.deadline)) {
 		return &goneError{id: s.id}
 	}
 	return nil
@@ -149,6 +150,9 @@ func (s *FakeSandbox) interpreterLocked(op Op, now time.Time) error {
 	}
 	if err := s.goneLocked(now); err != nil {
 		return err
+	}
+	if s.paused {
+		return terminal("ttatest: sandbox %s is paused: Resume it first", s.id)
 	}
 	if s.tpl.NeverReady || now.Before(s.created.Add(s.tpl.ReadyAfter)) {
 		return portNotOpen(s.id)
