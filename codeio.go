@@ -104,10 +104,13 @@ type CodeOutput struct {
 	// it came from the warm pool or belongs to a Session), and those of
 	// CodeInput.Packages that the sandbox did not have yet.
 	Installed []string
-	// StateReset reports that a Session started over in a new sandbox for
-	// this call, its previous one being gone (see WithRecreateSessions):
-	// nothing of the earlier calls (variables, imports, files, packages) is
-	// there. Always false for CodeExecutionPrimitive.Execute.
+	// StateReset reports that this call of a Session ran without the state of
+	// the earlier ones (variables, imports; after a start-over files and
+	// packages too): the session started over in a new sandbox, its previous
+	// one being gone (WithRecreateSessions), or the interpreter context of
+	// the call's language did not survive a pause (Session.Resume). It is set
+	// on every call from then up to and including the first whose code ran.
+	// Always false for CodeExecutionPrimitive.Execute.
 	StateReset bool
 }
 

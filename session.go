@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -47,7 +48,8 @@ type Session struct {
 	runs     int               // calls whose code ran in the sandbox
 	paused   bool              // see Pause
 	pausedAt time.Time
-	reset    []string // languages whose context a pause lost, to flag once
+	reset    []string // languages whose context a pause lost, until code runs in them
+	fresh    bool     // recreated, and no code has run since
 
 	mu     sync.Mutex // protects l, closed and gone
 	closed bool
@@ -117,13 +119,10 @@ func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 		return out, err
 	}
 	defer done()
-	reset, err := s.recreate(ctx)
-	if err != nil {
+	if err := s.recreate(ctx); err != nil {
 		return out, err
 	}
-	if reset {
-		out.SandboxID, out.StateReset = s.l.sb.ID(), true
-	}
+	out.SandboxID, out.StateReset = s.l.sb.ID(), s.fresh
 	if s.paused {
 		if _, err := s.resume(ctx); err != nil {
 			return out, err
@@ -150,10 +149,12 @@ func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 		s.contexts[lang] = cid
 	}
 	out, err = s.p.run(ctx, s.l, in, cid, start)
-	out.StateReset = reset || s.stateResetFor(lang)
+	out.StateReset = s.fresh || slices.Contains(s.reset, lang)
 	unwinding = false
-	if err == nil || out.Error != nil {
+	if err == nil || out.Error != nil { // the code ran: the caller has seen the reset
 		s.runs++
+		s.fresh = false
+		s.reset = slices.DeleteFunc(s.reset, func(l string) bool { return l == lang })
 	}
 	// After a long call the last extension may be half a timeout old: extend
 	// again so that the session is idle for a whole one. A failure here is

@@ -49,8 +49,9 @@ func (e *SessionLostError) Transient() bool { return false }
 // call that finds it gone still fails with a *SessionLostError, and the next
 // call creates a new sandbox (with the packages of WithPackages, from the
 // warm pool when there is one) and runs there, replaying nothing: variables,
-// imports, files and installed CodeInput.Packages are gone, and that call's
-// CodeOutput.StateReset is true to say so. Session.SandboxID then names the
+// imports, files and installed CodeInput.Packages are gone, and
+// CodeOutput.StateReset says so (on that call, and on the next ones until
+// code has run in the new sandbox). Session.SandboxID then names the
 // new sandbox. A new sandbox that cannot be made fails the call with the
 // create's error, and the next call tries again.
 //
@@ -75,18 +76,18 @@ func (s *Session) lease() *lease {
 }
 
 // recreate replaces a gone sandbox with a new one when WithRecreateSessions
-// allows it, and reports whether it did. The caller holds the turn; ctx is
-// the call's, begun.
-func (s *Session) recreate(ctx context.Context) (bool, error) {
+// allows it, marking the session fresh until code runs in it. The caller
+// holds the turn; ctx is the call's, begun.
+func (s *Session) recreate(ctx context.Context) error {
 	s.mu.Lock()
 	gone := s.gone
 	s.mu.Unlock()
 	if gone == nil || !s.p.cfg.recreateSessions {
-		return false, nil
+		return nil
 	}
 	l, err := s.p.acquire(withPurpose(ctx, purposeSession))
 	if err != nil {
-		return false, s.p.explain(ctx, err)
+		return s.p.explain(ctx, err)
 	}
 	if l.pooled {
 		s.p.refill()
@@ -99,10 +100,10 @@ func (s *Session) recreate(ctx context.Context) (bool, error) {
 	s.mu.Unlock()
 	if closed {
 		_ = s.p.killLease(ctx, l)
-		return false, Permanent(fmt.Errorf("%w: session %s", ErrClosed, old.sb.ID()))
+		return Permanent(fmt.Errorf("%w: session %s", ErrClosed, old.sb.ID()))
 	}
-	s.runs, s.paused, s.reset = 0, false, nil
+	s.runs, s.paused, s.reset, s.fresh = 0, false, nil, true
 	clear(s.contexts)
 	_ = s.p.killLease(ctx, old) // gone already: this only stops tracking it
-	return true, nil
+	return nil
 }

@@ -132,3 +132,28 @@ func TestSessionLost_RecreateFailureIsRetriedByTheNextCall(t *testing.T) {
 		assert.Len(t, p.Sandboxes(), 2)
 	})
 }
+
+// A call in the new sandbox that fails before its code runs does not use up
+// the flag: the first call whose code runs still says the state was reset.
+func TestSessionLost_ResetFlaggedUntilCodeRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ttatest.NewFakeProvider()
+		exec := testenv.FakeExec(t, p, tta.WithRecreateSessions())
+		s := newSession(t, exec)
+		p.Sandboxes()[0].Expire()
+		_, err := s.Execute(t.Context(), tta.CodeInput{Code: "1"})
+		require.ErrorIs(t, err, tta.ErrSandboxGone)
+
+		p.Fail(ttatest.Fault{Op: ttatest.OpFiles, Nth: 1, Err: errors.New("disk full")})
+		out, err := s.Execute(t.Context(), tta.CodeInput{Code: "1", Files: []tta.File{{Path: "a.txt", Data: []byte("a")}}})
+		require.ErrorContains(t, err, "disk full")
+		assert.True(t, out.StateReset)
+
+		out, err = s.Execute(t.Context(), tta.CodeInput{Code: "1"})
+		require.NoError(t, err)
+		assert.True(t, out.StateReset, "the first call whose code ran")
+		out, err = s.Execute(t.Context(), tta.CodeInput{Code: "1"})
+		require.NoError(t, err)
+		assert.False(t, out.StateReset)
+	})
+}

@@ -141,15 +141,3 @@ func (s *Session) resume(ctx context.Context) (SessionResume, error) {
 	report.StateKept = len(report.Lost) == 0
 	return report, nil
 }
-
-// stateResetFor reports, once, whether lang's context was lost in a pause,
-// so that the next call in it flags CodeOutput.StateReset. The caller holds
-// the turn.
-func (s *Session) stateResetFor(lang string) bool {
-	i := slices.Index(s.reset, lang)
-	if i < 0 {
-		return false
-	}
-	s.reset = slices.Delete(s.reset, i, i+1)
-	return true
-}
