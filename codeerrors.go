@@ -98,7 +98,8 @@ func (e *TemplateNotReadyError) Transient() bool { return false }
 // multiple goroutines.
 type SandboxError struct {
 	// Op is the operation that failed: "create", "wait", "upload", "context",
-	// "extend", "run" or "kill".
+	// "extend", "run" or "kill"; for Session's own file and command methods
+	// also "command", "read" or "list".
 	Op string
 	// SandboxID is the sandbox's ID; empty when Create failed.
 	SandboxID string

@@ -62,4 +62,9 @@ var (
 	// The error is a *StreamLostError naming the sandbox and the interpreter
 	// context; it is never retried, since the code had started.
 	ErrStreamLost = errors.New("tta: execution stream lost")
+
+	// ErrFileNotFound is returned by Session.ReadFile and Session.ListFiles
+	// when the path does not exist in the sandbox. Providers' FileSystem
+	// sandboxes return errors matching it for missing paths.
+	ErrFileNotFound = errors.New("tta: no such file or directory")
 )

@@ -182,6 +182,23 @@ func (s e2bSandbox) WriteFile(ctx context.Context, path string, data []byte) err
 	return e2bError(err)
 }
 
+func (s e2bSandbox) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	data, err := s.sb.ReadFile(ctx, path)
+	return data, fileError(err)
+}
+
+func (s e2bSandbox) ListDir(ctx context.Context, path string) ([]FileInfo, error) {
+	entries, err := s.sb.ListDir(ctx, path)
+	if err != nil {
+		return nil, fileError(err)
+	}
+	out := make([]FileInfo, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, FileInfo{Name: e.Name, Path: e.Path, Dir: e.Type == e2b.FileTypeDir, Size: e.Size})
+	}
+	return out, nil
+}
+
 func (s e2bSandbox) SetTimeout(ctx context.Context, d time.Duration) error {
 	return e2bError(s.sb.SetTimeout(ctx, d))
 }
@@ -214,6 +231,15 @@ func e2bError(err error) error {
 		return &goneError{err: err}
 	}
 	return err
+}
+
+// fileError is e2bError for file operations: a missing path, which package
+// e2b reports as ErrNotFound, also matches ErrFileNotFound.
+func fileError(err error) error {
+	if err != nil && errors.Is(err, e2b.ErrNotFound) && !errors.Is(err, e2b.ErrSandboxNotFound) {
+		return fmt.Errorf("%w: %w", ErrFileNotFound, err)
+	}
+	return e2bError(err)
 }
 
 // goneError is an error of package e2b about a sandbox that is gone. It
