@@ -15,5 +15,6 @@ require (
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/google/jsonschema-go v0.4.3
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
