@@ -5,6 +5,7 @@
 //	tta serve [flags]             serve the E2B-compatible API for E2B's SDKs
 //	tta doctor [flags] TEMPLATE   check that a template's code interpreter starts
 //	tta reap [flags]              kill orphaned sandboxes by their owner label
+//	tta mcp [flags]               serve code execution to AI agents over MCP
 //	tta help [COMMAND]            show help
 //
 // run and doctor use E2B when E2B_API_KEY is set (E2B_DOMAIN, E2B_API_URL and
@@ -71,6 +72,7 @@ func commands() []command {
 		{"serve", "serve the E2B-compatible API for E2B's official SDKs", serveCommand, serveUsage},
 		{"doctor", "check that a template's code interpreter starts", doctorCommand, doctorUsage},
 		{"reap", "kill orphaned sandboxes by their owner label", reapCommand, reapUsage},
+		{"mcp", "serve code execution to AI agents over the Model Context Protocol", mcpCommand, mcpUsage},
 		{"help", "show help for tta or one of its commands", helpCommand, helpUsage},
 	}
 }

@@ -19,8 +19,14 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envRunMain) == "1" {
+		main() // the test binary is the program, for tests that run it as a subprocess
+	}
 	goleak.VerifyTestMain(m)
 }
+
+// envRunMain makes the test binary run the program instead of the tests.
+const envRunMain = "TTA_TEST_RUN_MAIN"
 
 // result is what one run of the program produced.
 type result struct {
