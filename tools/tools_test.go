@@ -15,6 +15,7 @@ import (
 	"github.com/tta-dev/tta/internal/testenv"
 	"github.com/tta-dev/tta/local"
 	"github.com/tta-dev/tta/tools"
+	"github.com/tta-dev/tta/ttatest"
 )
 
 // env is a Set on a local sandbox server of the test's own.
@@ -81,7 +82,7 @@ func (e *env) openSession(t *testing.T) string {
 }
 
 func TestToolsHaveObjectSchemasWithTheirArguments(t *testing.T) {
-	set, err := tools.NewSet(&tta.CodeExecutionPrimitive{})
+	set, err := tools.NewSet(fakeExec(t))
 	require.NoError(t, err)
 	names := map[string][]string{}
 	for _, tl := range set.Tools() {
@@ -108,7 +109,7 @@ func TestToolsHaveObjectSchemasWithTheirArguments(t *testing.T) {
 }
 
 func TestNewSetRejectsBadOptions(t *testing.T) {
-	exec := &tta.CodeExecutionPrimitive{}
+	exec := fakeExec(t)
 	for name, opts := range map[string][]tools.Option{
 		"nil option":   {nil},
 		"idle timeout": {tools.WithIdleTimeout(0)},
@@ -123,7 +124,7 @@ func TestNewSetRejectsBadOptions(t *testing.T) {
 }
 
 func TestBadArgumentsAreToolErrorsThatSayWhatWasWrong(t *testing.T) {
-	set, err := tools.NewSet(&tta.CodeExecutionPrimitive{}, tools.WithMaxCodeBytes(10))
+	set, err := tools.NewSet(fakeExec(t), tools.WithMaxCodeBytes(10))
 	require.NoError(t, err)
 	byName := map[string]tools.Tool{}
 	for _, tl := range set.Tools() {
@@ -295,4 +296,11 @@ func TestCloseKillsEverySession(t *testing.T) {
 	res := e.call(t, "run_code", `{"code": "1"}`)
 	assert.True(t, res.IsError)
 	assert.Contains(t, res.Text(), "closed")
+}
+
+// fakeExec returns a primitive on the in-memory fake provider, closed when
+// the test ends, for tests that need no sandbox to run.
+func fakeExec(t *testing.T) *tta.CodeExecutionPrimitive {
+	t.Helper()
+	return testenv.FakeExec(t, ttatest.NewFakeProvider())
 }
