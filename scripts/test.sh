@@ -15,6 +15,8 @@ modules=(.)
 [ -f temporal/go.mod ] && modules+=(temporal)
 [ -f otel/go.mod ] && modules+=(otel)
 
+[ -f adapters/eino/go.mod ] && modules+=(adapters/eino)
+
 step() { printf '\n== %s\n' "$*"; }
 
 step "tools of local sandboxes"
