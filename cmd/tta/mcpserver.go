@@ -59,6 +59,7 @@ func newMCPServer(exec *tta.CodeExecutionPrimitive, opts ...tools.Option) *mcpSe
 		s.names = append(s.names, t.Name)
 		s.server.AddTool(&mcp.Tool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema}, s.handler(t.Name))
 	}
+	_ = set.Close() // it opened nothing
 	s.server.AddReceivingMiddleware(s.unknownTools)
 	return s
 }
