@@ -14,7 +14,6 @@ modules=(.)
 [ -f bench/go.mod ] && modules+=(bench)
 [ -f temporal/go.mod ] && modules+=(temporal)
 [ -f otel/go.mod ] && modules+=(otel)
-
 [ -f adapters/eino/go.mod ] && modules+=(adapters/eino)
 
 step() { printf '\n== %s\n' "$*"; }
