@@ -15,6 +15,7 @@ modules=(.)
 [ -f temporal/go.mod ] && modules+=(temporal)
 [ -f otel/go.mod ] && modules+=(otel)
 [ -f adapters/eino/go.mod ] && modules+=(adapters/eino)
+[ -f adapters/langchaingo/go.mod ] && modules+=(adapters/langchaingo)
 
 step() { printf '\n== %s\n' "$*"; }
 
