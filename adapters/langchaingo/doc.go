@@ -7,7 +7,13 @@
 //	if err != nil { ... }
 //	defer set.Close()
 //	agent := agents.NewOpenAIFunctionsAgent(llm, ttalangchaingo.Tools(set))
-//	answer, err := chains.Run(ctx, agents.NewExecutor(agent), "mean of the squares of 1 to 10?")
+//	executor := agents.NewExecutor(agent, agents.WithMaxIterations(10))
+//	answer, err := chains.Run(ctx, executor, "mean of the squares of 1 to 10?")
+//
+// The executor's default of 5 iterations counts the model's turns: a session
+// (session_open, two session_run, session_close, then the answer) takes all
+// five when the model calls one tool a turn, so give an agent that uses
+// sessions more.
 //
 // langchaingo's tools.Tool takes one string and has no schema of its
 // arguments, so a tool's Description is the tta tool's description followed
