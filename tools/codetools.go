@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/tta-dev/tta/internal/ansi"
 	"maps"
 	"slices"
 	"strings"
@@ -318,7 +319,7 @@ func outputResult(out tta.CodeOutput) Result {
 		r.Content = append(r.Content, resultContent(res)...)
 	}
 	if e := out.Error; e != nil {
-		tb := stripANSI(e.Traceback)
+		tb := ansi.Strip(e.Traceback)
 		text := "error: " + e.Name
 		if e.Value != "" {
 			text += ": " + e.Value
@@ -374,26 +375,6 @@ func imageType(data []byte) string {
 		return "image/jpeg"
 	}
 	return ""
-}
-
-// stripANSI removes terminal colour sequences (ESC [ ... letter).
-func stripANSI(s string) string {
-	if !strings.Contains(s, "\x1b[") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
-			j := i + 2
-			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-				j++
-			}
-			i = j
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // stream reports a call's progress: a start message, then a line every

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/tta-dev/tta/internal/ansi"
 	"io"
 	"maps"
 	"os"
@@ -182,7 +183,7 @@ func runCommand(ctx context.Context, c *cli, args []string) int {
 			tb = out.Error.Name + ": " + out.Error.Value
 		}
 		if !c.tty {
-			tb = stripANSI(tb)
+			tb = ansi.Strip(tb)
 		}
 		fmt.Fprintln(c.stderr, strings.TrimRight(tb, "\n"))
 		return exitFailed
@@ -256,24 +257,4 @@ func runHint(tpl tta.Template, err error) string {
 		return "the template's code interpreter refused the code: check --lang against the languages it runs"
 	}
 	return infraHint(err)
-}
-
-// stripANSI removes terminal colour sequences (ESC [ ... letter).
-func stripANSI(s string) string {
-	if !strings.Contains(s, "\x1b[") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
-			j := i + 2
-			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-				j++
-			}
-			i = j
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -169,12 +169,6 @@ func TestLanguageOf(t *testing.T) {
 	}
 }
 
-func TestStripANSI(t *testing.T) {
-	assert.Equal(t, "plain", stripANSI("plain"))
-	assert.Equal(t, "ZeroDivisionError: x", stripANSI("\x1b[0;31mZeroDivisionError\x1b[0m: x"))
-	assert.Equal(t, "cut", stripANSI("cut\x1b["))
-}
-
 func TestEnvFlag(t *testing.T) {
 	e := envFlag{}
 	require.NoError(t, e.Set("A=1"))
