@@ -86,6 +86,25 @@ func (s *Session) String() string {
 	return "session " + l.sb.ID() + " on " + l.template
 }
 
+// takeTurn waits for the session's turn, which one call holds at a time,
+// checking before and after the wait that the session is usable. A channel
+// rather than a mutex: a waiting caller honours ctx. Call release when done.
+func (s *Session) takeTurn(ctx context.Context) (release func(), err error) {
+	if err := s.unusable(); err != nil {
+		return nil, err
+	}
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	if err := s.unusable(); err != nil {
+		<-s.turn
+		return nil, err
+	}
+	return func() { <-s.turn }, nil
+}
+
 // Execute runs in.Code in the session's sandbox, after installing those of
 // in.Packages it does not have yet and writing in.Files. CodeOutput.Startup
 // is the time spent on those and on extending the sandbox's timeout.
@@ -102,18 +121,11 @@ func (s *Session) execute(ctx context.Context, in CodeInput) (CodeOutput, error)
 	if err := in.validate(); err != nil {
 		return out, Permanent(err)
 	}
-	if err := s.unusable(); err != nil {
+	release, err := s.takeTurn(ctx)
+	if err != nil {
 		return out, err
 	}
-	select { // a channel rather than a mutex: waiting callers honour ctx
-	case s.turn <- struct{}{}:
-		defer func() { <-s.turn }()
-	case <-ctx.Done():
-		return out, context.Cause(ctx)
-	}
-	if err := s.unusable(); err != nil {
-		return out, err
-	}
+	defer release()
 	ctx, done, err := s.p.begin(ctx, s.closing)
 	if err != nil {
 		return out, err

@@ -102,18 +102,11 @@ func (s *Session) ListFiles(ctx context.Context, dir string) ([]FileInfo, error)
 // op; started says whether f may have had effects by the time it failed
 // (a command that ran), which makes the error permanent.
 func (s *Session) use(ctx context.Context, op string, started bool, f func(ctx context.Context) error) error {
-	if err := s.unusable(); err != nil {
+	release, err := s.takeTurn(ctx)
+	if err != nil {
 		return err
 	}
-	select {
-	case s.turn <- struct{}{}:
-		defer func() { <-s.turn }()
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-	if err := s.unusable(); err != nil {
-		return err
-	}
+	defer release()
 	ctx, done, err := s.p.begin(ctx, s.closing)
 	if err != nil {
 		return err

@@ -57,18 +57,11 @@ type SessionResume struct {
 // sandbox gone (a *SessionLostError), and with the provider's error, the
 // session still running, when the pause itself fails.
 func (s *Session) Pause(ctx context.Context) error {
-	if err := s.unusable(); err != nil {
+	release, err := s.takeTurn(ctx)
+	if err != nil {
 		return err
 	}
-	select {
-	case s.turn <- struct{}{}:
-		defer func() { <-s.turn }()
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-	if err := s.unusable(); err != nil {
-		return err
-	}
+	defer release()
 	if s.paused {
 		return nil
 	}
@@ -91,18 +84,11 @@ func (s *Session) Pause(ctx context.Context) error {
 // Execute resumes a paused session itself; Resume lets you learn what
 // survived first.
 func (s *Session) Resume(ctx context.Context) (SessionResume, error) {
-	if err := s.unusable(); err != nil {
+	release, err := s.takeTurn(ctx)
+	if err != nil {
 		return SessionResume{}, err
 	}
-	select {
-	case s.turn <- struct{}{}:
-		defer func() { <-s.turn }()
-	case <-ctx.Done():
-		return SessionResume{}, context.Cause(ctx)
-	}
-	if err := s.unusable(); err != nil {
-		return SessionResume{}, err
-	}
+	defer release()
 	return s.resume(ctx)
 }
 
