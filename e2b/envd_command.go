@@ -83,12 +83,7 @@ func (s *Sandbox) StartCommand(ctx context.Context, cmd string, opts CommandOpti
 		return nil, commandRun{s: s, op: op, ctx: ctx, runCtx: streamCtx, tag: tag, sent: sent.Load()}.failure(err)
 	}
 	h := &CommandHandle{s: s, op: op, cancel: cancel, done: make(chan struct{})}
-	events := func() (*process.ProcessEvent, bool) {
-		if !stream.Receive() {
-			return nil, false
-		}
-		return stream.Msg().GetEvent(), true
-	}
+	events := processEvents[process.StartResponse](stream)
 	if err := h.awaitStart(events, stream.Err); err != nil {
 		_ = stream.Close()
 		cancel(nil)
@@ -125,12 +120,7 @@ func (s *Sandbox) ConnectCommand(ctx context.Context, pid uint32, opts CommandOp
 		return nil, s.rpcFailure(ctx, nil, op, err)
 	}
 	h := &CommandHandle{s: s, op: op, cancel: cancel, done: make(chan struct{})}
-	events := func() (*process.ProcessEvent, bool) {
-		if !stream.Receive() {
-			return nil, false
-		}
-		return stream.Msg().GetEvent(), true
-	}
+	events := processEvents[process.ConnectResponse](stream)
 	if err := h.awaitStart(events, stream.Err); err != nil {
 		_ = stream.Close()
 		cancel(nil)
@@ -284,4 +274,18 @@ func (h *CommandHandle) Disconnect() {
 	h.disconnected.Store(true)
 	h.cancel(errDisconnected)
 	<-h.done
+}
+
+// processEvents reads the events of a Start or Connect stream: the next one,
+// or false at its end.
+func processEvents[T any, PT interface {
+	*T
+	GetEvent() *process.ProcessEvent
+}](stream *connect.ServerStreamForClient[T]) func() (*process.ProcessEvent, bool) {
+	return func() (*process.ProcessEvent, bool) {
+		if !stream.Receive() {
+			return nil, false
+		}
+		return PT(stream.Msg()).GetEvent(), true
+	}
 }
