@@ -95,8 +95,9 @@ func TestFiftySandboxes(t *testing.T) {
 	require.NoError(t, errors.Join(errs...))
 	client.CloseIdleConnections()
 
-	// The server keeps its fork server of Python kernels until it stops.
-	assert.Zero(t, descendants(t, isForkServer), "no sandbox process is left once every sandbox is killed")
+	// The server keeps its fork server of Python kernels, and the networks
+	// of ended sandboxes for reuse, until it stops.
+	assert.Zero(t, descendants(t, isServers), "no sandbox process is left once every sandbox is killed")
 	testenv.AssertNoSandboxDirs(t, root)
 
 	assert.Equal(t, exitOK, s.shutdown(t))
@@ -105,11 +106,18 @@ func TestFiftySandboxes(t *testing.T) {
 	goleak.VerifyNone(t, before)
 }
 
-// isForkServer reports whether pid is a local runtime's fork server of
-// Python kernels (python3 -u -s -, reading its program on stdin).
-func isForkServer(pid int) bool {
+// isServers reports whether pid is a process the local runtime keeps for
+// later sandboxes: its fork server of Python kernels (python3 -u -s -,
+// reading its program on stdin) or the slirp4netns of a network kept for
+// reuse.
+func isServers(pid int) bool {
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	return err == nil && strings.HasSuffix(string(cmdline), "\x00-u\x00-s\x00-\x00")
+	if err != nil {
+		return false
+	}
+	args := strings.Split(string(cmdline), "\x00")
+	return strings.HasSuffix(string(cmdline), "\x00-u\x00-s\x00-\x00") ||
+		len(args) > 0 && strings.HasSuffix(args[0], "/slirp4netns")
 }
 
 // descendants counts the processes descending from this one, except those

@@ -246,8 +246,9 @@ func (c *cgroup) pids() []int {
 // leave a cgroup.
 const cgroupRemoveTimeout = 5 * time.Second
 
-// remove kills every process left in the cgroup and removes it.
-func (c *cgroup) remove() {
+// remove kills every process left in the cgroup and removes it. It reports
+// whether it did: false when a process outlived cgroupRemoveTimeout.
+func (c *cgroup) remove() bool {
 	deadline := time.Now().Add(cgroupRemoveTimeout)
 	for {
 		for _, pid := range c.pids() {
@@ -259,8 +260,11 @@ func (c *cgroup) remove() {
 				busy = true
 			}
 		}
-		if !busy || time.Now().After(deadline) {
-			return
+		if !busy {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

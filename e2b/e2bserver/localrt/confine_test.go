@@ -425,3 +425,62 @@ func TestRemoveMountedNeverDeletesThroughABind(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left)
 }
+
+func TestConfinedNetworkIsReusedCleanAfterItsSandboxEnded(t *testing.T) {
+	rt := confinedRuntime(t)
+	if iso := rt.Isolation(); !iso.Internet {
+		t.Skipf("no internet access for sandboxes here: %s", iso.Network)
+	}
+	nsOf := func(in *instance) string {
+		return result(t, in, "import os\nos.readlink('/proc/self/ns/net')")
+	}
+	a := startSandbox(t, rt, e2bserver.SandboxSpec{})
+	first := nsOf(a)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	listening := make(chan struct{})
+	go func() {
+		_, _ = a.RunProcess(ctx, e2bserver.ProcessSpec{Cmd: "python3", Args: []string{"-c", `
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 8124)); s.listen()
+print("ready", flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b"from a"); c.close()`}}, e2bserver.ProcessHooks{
+			Output: func(_ e2bserver.Stream, data []byte) error {
+				if strings.Contains(string(data), "ready") {
+					close(listening)
+				}
+				return nil
+			},
+		})
+	}()
+	select {
+	case <-listening:
+	case <-time.After(testTimeout):
+		t.Fatal("a's server did not start")
+	}
+	require.NoError(t, a.Close())
+
+	b := startSandbox(t, rt, e2bserver.SandboxSpec{})
+	assert.Equal(t, first, nsOf(b), "the ended sandbox's network is reused")
+	assert.Equal(t, "ConnectionRefusedError", result(t, b, connectPy("127.0.0.1", 8124)), "a's server outlived a")
+	assert.Equal(t, "bound", result(t, b, "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 8124))\n'bound'"))
+}
+
+func TestNetPoolDropsANetworkWhoseRoutesAreStale(t *testing.T) {
+	rt := confinedRuntime(t)
+	if iso := rt.Isolation(); !iso.Internet {
+		t.Skipf("no internet access for sandboxes here: %s", iso.Network)
+	}
+	p := &netPool{slirp: rt.conf.slirp, ip: rt.conf.ip}
+	defer p.close()
+	n, err := p.get()
+	require.NoError(t, err)
+	n.block = "routes made for other host addresses"
+	p.put(n)
+	m, err := p.get()
+	require.NoError(t, err)
+	defer m.close()
+	assert.NotSame(t, n, m)
+	assert.False(t, n.working(), "the stale network's slirp4netns still runs")
+}

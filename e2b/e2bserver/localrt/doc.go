@@ -50,7 +50,10 @@
 // allow some destinations and not others cannot be enforced, and such a
 // create is refused), through slirp4netns: outbound connections leave from the host's user-mode stack,
 // and the host's own addresses, its loopback and the private, shared and
-// link-local ranges are refused. Without slirp4netns and ip(8), or without
+// link-local ranges are refused. The network of an ended sandbox with
+// internet access is kept for the next one (four at most, once every process
+// of its sandbox has ended and while the host's addresses are those its
+// routes refuse): destroying one is slow in the kernel. Without slirp4netns and ip(8), or without
 // root, sandboxes have loopback only; without root each process has a
 // network namespace of its own. Limits (memory, processes, CPU through a
 // cgroup per sandbox, disk through a size-limited tmpfs) need root too.

@@ -112,7 +112,13 @@ func (in *instance) confine(conf *confinement, internet bool) error {
 			slirp = conf.slirp
 			resolv = "nameserver " + slirpDNS + "\n"
 		}
-		n, err := newNetns(slirp, conf.ip)
+		var n *netns
+		var err error
+		if slirp != "" {
+			n, err = in.rt.nets.get()
+		} else {
+			n, err = newNetns("", conf.ip)
+		}
 		if err != nil {
 			return fmt.Errorf("localrt: sandbox network: %w", err)
 		}
@@ -135,11 +141,16 @@ func (in *instance) release() error {
 	if in.root != nil {
 		err = in.root.Close()
 	}
+	ended := false // every process of the sandbox is known to have ended
 	if in.cgroup != nil {
-		in.cgroup.remove()
+		ended = in.cgroup.remove()
 	}
-	if in.netns != nil {
-		in.netns.close()
+	if n := in.netns; n != nil {
+		if ended && n.slirp != nil && n.working() {
+			in.rt.nets.put(n)
+		} else {
+			n.close()
+		}
 	}
 	if in.launch != nil {
 		if rerr := in.launch.release(); rerr != nil && err == nil {

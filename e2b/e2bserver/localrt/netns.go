@@ -25,6 +25,7 @@ import (
 // shared address ranges; slirp4netns itself refuses the host's loopback.
 type netns struct {
 	fd    *os.File  // the namespace
+	block string    // the prefixes its routes refuse, as blockedPrefixes gave them
 	slirp *exec.Cmd // nil without internet access
 	// ready waits until slirp4netns has configured the namespace (nil
 	// without internet access); it returns the same answer every time.
@@ -55,6 +56,7 @@ func newNetns(slirp, ip string) (*netns, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.block = fmt.Sprint(block)
 	err = onLockedThread(func() error {
 		if err := syscall.Unshare(syscall.CLONE_NEWNET); err != nil {
 			return fmt.Errorf("new network namespace: %w", err)
@@ -150,6 +152,21 @@ func (n *netns) startSlirp(slirp string) error {
 		return nil
 	})
 	return nil
+}
+
+// working reports whether the namespace's slirp4netns still runs (a
+// namespace without one has nothing that could stop).
+func (n *netns) working() bool {
+	if n.slirp == nil {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.slirp.Process.Pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+	return len(rest) > 1 && rest[1] != 'Z' && rest[1] != 'X'
 }
 
 // start starts cmd in the namespace.

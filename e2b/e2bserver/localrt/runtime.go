@@ -48,6 +48,7 @@ type Runtime struct {
 	instances map[*instance]struct{}
 	conf      *confinement // set once by confinement
 	zyg       *zygote      // the fork server, once started
+	nets      *netPool     // networks with internet access for reuse, once confined
 	noFork    string       // why kernels are not forked, once they are not
 	closed    bool
 }
@@ -228,6 +229,9 @@ func (rt *Runtime) confinement() *confinement {
 		c := rt.confine()
 		rt.mu.Lock()
 		rt.conf = c
+		if c.Internet {
+			rt.nets = &netPool{slirp: c.slirp, ip: c.ip}
+		}
 		if rt.closed { // Close has run: nothing else will release it
 			c.release()
 		}
@@ -378,7 +382,7 @@ func (rt *Runtime) forget(in *instance) {
 func (rt *Runtime) Close() error {
 	rt.mu.Lock()
 	rt.closed = true
-	conf, zyg := rt.conf, rt.zyg
+	conf, zyg, nets := rt.conf, rt.zyg, rt.nets
 	ins := make([]*instance, 0, len(rt.instances))
 	for in := range rt.instances {
 		ins = append(ins, in)
@@ -390,6 +394,9 @@ func (rt *Runtime) Close() error {
 	}
 	if zyg != nil {
 		zyg.close()
+	}
+	if nets != nil {
+		nets.close()
 	}
 	if conf != nil {
 		conf.release()
