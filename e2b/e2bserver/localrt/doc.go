@@ -53,9 +53,9 @@
 // link-local ranges are refused. The network of an ended sandbox with
 // internet access is kept for the next one (four at most, once every process
 // of its sandbox has ended and while the host's addresses are those its
-// routes refuse): destroying one is slow in the kernel. Without slirp4netns and ip(8), or without
-// root, sandboxes have loopback only; without root each process has a
-// network namespace of its own. Limits (memory, processes, CPU through a
+// routes refuse): destroying one is slow in the kernel. Without slirp4netns
+// and ip(8), or without root, sandboxes have loopback only; without root
+// each process has a network namespace of its own. Limits (memory, processes, CPU through a
 // cgroup per sandbox, disk through a size-limited tmpfs) need root too.
 //
 // A root server forks Python kernels from a fork server: one python3 per
