@@ -3,6 +3,7 @@ package local
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/tta-dev/tta/e2b"
 	"github.com/tta-dev/tta/e2b/e2bserver/localrt"
@@ -21,6 +22,7 @@ type config struct {
 	root        string // "" = localrt's default
 	noIsolation bool
 	limits      *Limits // nil = DefaultLimits()
+	log         *slog.Logger
 	clientOpts  []e2b.Option
 }
 
@@ -106,6 +108,19 @@ func WithRoot(dir string) Option {
 func WithoutIsolation() Option {
 	return func(c *config) error {
 		c.noIsolation = true
+		return nil
+	}
+}
+
+// WithLogger makes the local server log through l what changes after it
+// started, such as Python kernels falling back to starting as processes of
+// their own. A nil l is an error; by default nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("local: WithLogger: nil logger")
+		}
+		c.log = l
 		return nil
 	}
 }

@@ -83,6 +83,9 @@ func start(cfg config) (*Server, error) {
 	if cfg.limits != nil {
 		rtOpts = append(rtOpts, localrt.WithLimits(*cfg.limits))
 	}
+	if cfg.log != nil {
+		rtOpts = append(rtOpts, localrt.WithLogger(cfg.log))
+	}
 	rt, err := localrt.New(rtOpts...)
 	if err != nil {
 		return nil, err

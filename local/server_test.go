@@ -277,3 +277,8 @@ func processesWithArg(t *testing.T, arg string) []int {
 	}
 	return pids
 }
+
+func TestWithLoggerRejectsNil(t *testing.T) {
+	_, err := local.Start(local.WithLogger(nil))
+	assert.ErrorContains(t, err, "nil logger")
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/tta-dev/tta/e2b"
@@ -46,7 +47,7 @@ func openBackend(c *cli, name, verb, templatesFile string) (*local.Backend, erro
 		if err != nil {
 			return nil, fmt.Errorf("--templates: %w", err)
 		}
-		opts = append(opts, local.WithTemplates(templates...))
+		opts = append(opts, local.WithTemplates(templates...), local.WithLogger(slog.New(slog.NewTextHandler(c.stderr, nil))))
 		fmt.Fprintf(c.stderr, "tta: %s not set; %s on the embedded local sandbox server\n", e2b.EnvAPIKey, verb)
 	}
 	b, err := local.Open(opts...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/tta-dev/tta/e2b"
@@ -85,7 +86,8 @@ func serveCommand(ctx context.Context, c *cli, args []string) int {
 		return exitUsage
 	}
 
-	l, err := local.Start(local.WithAddr(*addr), local.WithAPIKey(key), local.WithTemplates(templates...), local.WithRoot(*root), local.WithLimits(limits))
+	l, err := local.Start(local.WithAddr(*addr), local.WithAPIKey(key), local.WithTemplates(templates...), local.WithRoot(*root), local.WithLimits(limits),
+		local.WithLogger(slog.New(slog.NewTextHandler(c.stderr, nil))))
 	if errors.Is(err, e2b.ErrInvalidAPIKey) {
 		usageError(c, name, `the API key must be "e2b_" followed by hexadecimal digits, as E2B's clients require (such as e2b_0123456789abcdef)`)
 		return exitUsage

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -41,6 +42,7 @@ type Runtime struct {
 	isolate   bool
 	fork      bool // Python kernels of confined sandboxes from a fork server
 	grace     time.Duration
+	log       *slog.Logger
 
 	confOnce sync.Once
 
@@ -67,6 +69,7 @@ type config struct {
 	isolate   bool
 	fork      bool
 	grace     time.Duration
+	log       *slog.Logger
 }
 
 // WithRoot sets the directory under which sandboxes get their directories
@@ -124,6 +127,19 @@ func WithoutIsolation() Option {
 	}
 }
 
+// WithLogger makes the Runtime log through l what changes after start-up:
+// for now, that Python kernels start as processes of their own because the
+// fork server failed (once). A nil l is an error; the default logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("localrt: WithLogger: nil logger")
+		}
+		c.log = l
+		return nil
+	}
+}
+
 // WithoutForkServer starts every Python kernel as a process of its own, as
 // an unprivileged server does, instead of forking it from the Runtime's
 // fork server (see Isolation.Kernels): for comparison and debugging.
@@ -170,6 +186,7 @@ func New(opts ...Option) (*Runtime, error) {
 		isolate:   c.isolate,
 		fork:      c.fork,
 		grace:     c.grace,
+		log:       c.log,
 		instances: make(map[*instance]struct{}),
 	}, nil
 }
@@ -208,6 +225,7 @@ func (rt *Runtime) forkServer() *zygote {
 		}
 		if err != nil {
 			rt.noFork = "fork server: " + err.Error()
+			rt.logNoFork()
 			return nil
 		}
 	}
@@ -221,6 +239,15 @@ func (rt *Runtime) forkFailed(err error) {
 	defer rt.mu.Unlock()
 	if rt.noFork == "" {
 		rt.noFork = "the fork server failed: " + err.Error()
+		rt.logNoFork()
+	}
+}
+
+// logNoFork says, once, that kernels start as processes of their own. The
+// caller holds rt.mu and has just set rt.noFork.
+func (rt *Runtime) logNoFork() {
+	if rt.log != nil {
+		rt.log.Warn("localrt: Python kernels now start as processes of their own, each tens of milliseconds slower", "reason", rt.noFork)
 	}
 }
 

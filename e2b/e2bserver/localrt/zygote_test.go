@@ -1,7 +1,10 @@
 package localrt
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,7 +87,8 @@ func TestKillingAForkedSandboxLeavesNoProcess(t *testing.T) {
 }
 
 func TestKernelsStartAsProcessesWhenTheForkServerFails(t *testing.T) {
-	rt := forkingRuntime(t)
+	var logged syncBuffer
+	rt := forkingRuntime(t, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	rt.mu.Lock()
 	z := rt.zyg
 	rt.mu.Unlock()
@@ -95,6 +99,27 @@ func TestKernelsStartAsProcessesWhenTheForkServerFails(t *testing.T) {
 	in := startSandbox(t, rt, e2bserver.SandboxSpec{})
 	assert.Equal(t, "(1000, '2')", result(t, in, "import os\nos.getuid(), str(1 + 1)"), "the kernel started as a process of its own")
 	assert.Contains(t, rt.Isolation().Kernels, "each a new process (the fork server failed: ")
+	startSandbox(t, rt, e2bserver.SandboxSpec{})
+	assert.Equal(t, 1, strings.Count(logged.String(), "level=WARN"), "said once: %s", logged.String())
+	assert.Contains(t, logged.String(), "Python kernels now start as processes of their own")
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestWithoutForkServer(t *testing.T) {
