@@ -54,7 +54,7 @@ func TestDoctorTemplateWithoutInterpreter(t *testing.T) {
 
 func TestDoctorDrawsALiveLineOnATerminal(t *testing.T) {
 	localOnly(t)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	c := &cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, tty: true}
 	code := doctorCommand(t.Context(), c, []string{"--timeout", "1s", "base"})
 	assert.Equal(t, exitFailed, code)
@@ -94,7 +94,7 @@ func TestDoctorKillsTheSandboxWhenInterrupted(t *testing.T) {
 	localOnly(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	var stdout syncBuffer
+	var stdout testenv.Buffer
 	stderr := &cancelOn{marker: "probe 1 at", cancel: cancel}
 	code := run(ctx, []string{"doctor", "base"}, strings.NewReader(""), &stdout, stderr)
 	assert.Equal(t, exitInterrupted, code)
@@ -222,7 +222,7 @@ func TestDoctorKillsTheSandboxOfACreateWhoseAnswerWasLost(t *testing.T) {
 	require.NoError(t, err)
 	defer client.CloseIdleConnections()
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	d := &doctor{c: &cli{stdout: &stdout, stderr: &stderr}, client: client, where: "a test server", template: "base", window: time.Second}
 	code := d.run(t.Context())
 	assert.Equal(t, exitUsage, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,30 +34,12 @@ type result struct {
 	stderr string
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runTTA runs the program in-process with args and stdin, bounded by 30 s.
 func runTTA(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	code := run(ctx, args, strings.NewReader(stdin), &stdout, &stderr)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
@@ -80,13 +61,13 @@ func localOnly(t *testing.T) string {
 // cancelOn is a writer that cancels a context once what was written contains
 // a marker.
 type cancelOn struct {
-	syncBuffer
+	testenv.Buffer
 	marker string
 	cancel context.CancelFunc
 }
 
 func (c *cancelOn) Write(p []byte) (int, error) {
-	n, err := c.syncBuffer.Write(p)
+	n, err := c.Buffer.Write(p)
 	if strings.Contains(c.String(), c.marker) {
 		c.cancel()
 	}

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/tta-dev/tta/internal/testenv"
 )
 
 func TestProgressRedrawsOnATerminalAndErasesOnStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out syncBuffer
+		var out testenv.Buffer
 		n := 0
 		p := startProgress(&out, true, func() string {
 			n++
@@ -26,7 +28,7 @@ func TestProgressRedrawsOnATerminalAndErasesOnStop(t *testing.T) {
 
 func TestProgressDrawsNothingElsewhere(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out syncBuffer
+		var out testenv.Buffer
 		p := startProgress(&out, false, func() string { return "never" })
 		time.Sleep(time.Second)
 		p.Stop()

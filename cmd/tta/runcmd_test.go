@@ -105,7 +105,7 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	stdout := &cancelOn{marker: "started", cancel: cancel}
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	code := run(ctx, []string{"run", "-"}, strings.NewReader("import time\nprint('started', flush=True)\ntime.sleep(60)\n"), stdout, &stderr)
 	assert.Equal(t, exitInterrupted, code)
 	assert.Contains(t, stderr.String(), "tta run: interrupted; the sandbox was killed")

@@ -22,7 +22,7 @@ import (
 // served is a `tta serve` running in-process.
 type served struct {
 	exports map[string]string // what it printed: E2B_API_URL, E2B_SANDBOX_URL, E2B_API_KEY
-	stderr  *syncBuffer
+	stderr  *testenv.Buffer
 	stop    context.CancelFunc
 	exit    chan int
 }
@@ -33,7 +33,7 @@ func startServe(t *testing.T, args ...string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	s := &served{exports: map[string]string{}, stderr: &syncBuffer{}, stop: cancel, exit: make(chan int, 1)}
+	s := &served{exports: map[string]string{}, stderr: &testenv.Buffer{}, stop: cancel, exit: make(chan int, 1)}
 	go func() {
 		s.exit <- run(ctx, append([]string{"serve"}, args...), strings.NewReader(""), pw, s.stderr)
 		pw.Close()

@@ -1,10 +1,8 @@
 package localrt
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,7 +85,7 @@ func TestKillingAForkedSandboxLeavesNoProcess(t *testing.T) {
 }
 
 func TestKernelsStartAsProcessesWhenTheForkServerFails(t *testing.T) {
-	var logged syncBuffer
+	var logged testenv.Buffer
 	rt := forkingRuntime(t, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	rt.mu.Lock()
 	z := rt.zyg
@@ -102,24 +100,6 @@ func TestKernelsStartAsProcessesWhenTheForkServerFails(t *testing.T) {
 	startSandbox(t, rt, e2bserver.SandboxSpec{})
 	assert.Equal(t, 1, strings.Count(logged.String(), "level=WARN"), "said once: %s", logged.String())
 	assert.Contains(t, logged.String(), "Python kernels now start as processes of their own")
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestWithoutForkServer(t *testing.T) {
