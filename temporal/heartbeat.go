@@ -40,6 +40,10 @@ type heartbeats struct {
 
 	mu sync.Mutex // protects p
 	p  Progress
+
+	// beatMu keeps a snapshot of p and its heartbeat together, so that no
+	// older snapshot is recorded after a newer one.
+	beatMu sync.Mutex
 }
 
 // heartbeatsKey is the context key of an attempt's *heartbeats.
@@ -71,8 +75,17 @@ func (h *heartbeats) loop() {
 		case <-tick:
 		case <-h.wake:
 		}
-		activity.RecordHeartbeat(h.actx, h.progress())
+		h.beat()
 	}
+}
+
+// beat heartbeats the progress as it is now and returns it.
+func (h *heartbeats) beat() Progress {
+	h.beatMu.Lock()
+	defer h.beatMu.Unlock()
+	p := h.progress()
+	activity.RecordHeartbeat(h.actx, p)
+	return p
 }
 
 // stop ends the heartbeats and waits for the loop to end.
@@ -124,10 +137,9 @@ func (h *heartbeats) codeStarting(ctx context.Context, id string) error {
 	}
 	h.p.CodeStarted = true
 	h.mu.Unlock()
-	p := h.progress()
 	// The SDK batches heartbeats: this replaces whatever older progress it
 	// holds back, so that no later heartbeat says the code has not started.
-	activity.RecordHeartbeat(h.actx, p)
+	p := h.beat()
 	// ... and this records it now, before the code starts, so that a worker
 	// lost from here on leaves the next attempt knowing.
 	return recordNow(ctx, h.actx, p)
