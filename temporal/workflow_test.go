@@ -318,8 +318,11 @@ func TestCodeActivityRecordsItsStartBeforeTheCodeRuns(t *testing.T) {
 	assert.Equal(t, Progress{SandboxIDs: []string{out.SandboxID}, CodeStarted: true}, (*starts)[0])
 	mu.Lock()
 	defer mu.Unlock()
+	// The SDK batches heartbeats and drops one still held back when the
+	// activity completes: the start is the server's through recordNow
+	// (starts above); the heartbeats the SDK sent name the sandbox.
 	require.NotEmpty(t, beats)
-	assert.Equal(t, Progress{SandboxIDs: []string{out.SandboxID}, CodeStarted: true}, beats[len(beats)-1])
+	assert.Equal(t, []string{out.SandboxID}, beats[len(beats)-1].SandboxIDs)
 
 	sb := fake.Sandbox(out.SandboxID)
 	require.NotNil(t, sb)
